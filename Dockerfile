@@ -1,0 +1,37 @@
+# 마을길잡이 — production image. Build: docker build -t maeul .
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MAEUL_ENV=production \
+    MAEUL_CONTENT_DIR=/app/content \
+    MAEUL_UPLOAD_DIR=/data/uploads \
+    MAEUL_DATABASE_URL=sqlite:////data/maeul.db
+
+WORKDIR /app
+
+# Dependencies first, pinned by the lock, so code changes reuse this layer.
+COPY pyproject.toml requirements.lock ./
+RUN mkdir -p app && touch app/__init__.py \
+ && pip install -c requirements.lock . \
+ && pip uninstall -y maeul
+
+COPY app ./app
+COPY migrations ./migrations
+COPY content ./content
+COPY alembic.ini ./
+RUN pip install --no-deps -c requirements.lock . \
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin maeul \
+ && mkdir -p /data/uploads && chown -R maeul:maeul /data
+
+USER maeul
+VOLUME ["/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
+
+# MAEUL_SECRET_KEY must be provided at run time; production refuses the default.
+CMD ["maeul", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,84 @@
+"""Errors as Korean pages for people and JSON for the API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.templating import render
+
+API_PREFIX = "/api/"
+
+TITLES = {
+    400: "요청을 처리할 수 없습니다",
+    401: "로그인이 필요합니다",
+    403: "권한이 없습니다",
+    404: "페이지를 찾을 수 없습니다",
+    405: "허용되지 않는 요청입니다",
+    409: "다른 변경과 충돌했습니다",
+    413: "파일이 너무 큽니다",
+    422: "입력값을 확인하세요",
+    429: "잠시 후 다시 시도하세요",
+}
+DEFAULT_MESSAGES = {
+    404: "주소가 바뀌었거나, 볼 수 있는 권한이 없는 페이지입니다.",
+    405: "이 주소는 해당 방식의 요청을 받지 않습니다.",
+}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _page(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    title = TITLES.get(status_code, "오류가 발생했습니다")
+    return render(
+        request,
+        "pages/error.html",
+        {"status_code": status_code, "title": title, "message": message},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
+    headers = dict(exc.headers or {})
+    if _is_api(request):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    detail = (
+        exc.detail if isinstance(exc.detail, str) and exc.detail != _default_phrase(exc.status_code) else ""
+    )
+    return _page(request, exc.status_code, detail or DEFAULT_MESSAGES.get(exc.status_code, ""), headers)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
+    if _is_api(request):
+        return JSONResponse({"detail": _jsonable(exc.errors())}, status_code=422)
+    fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in exc.errors())
+    return _page(request, 422, f"다음 입력값이 올바르지 않습니다: {fields}")
+
+
+def _jsonable(errors: object) -> object:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(errors, custom_encoder={Exception: str})
+
+
+def _default_phrase(status_code: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return ""
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

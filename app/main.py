@@ -1,0 +1,53 @@
+"""create_app(): settings, catalog, engine, middleware, static files and routers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.catalog import Catalog, load_catalog
+from app.config import Settings, get_settings
+from app.db import make_engine
+from app.errors import install as install_error_handlers
+from app.routes import all_routers
+from app.security import SecurityHeadersMiddleware
+
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_COOKIE = "maeul_session"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    catalog: Catalog | None = None,
+    engine: Engine | None = None,
+) -> FastAPI:
+    """Build the app. Raises ContentError on invalid content, so the server refuses to start."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="마을길잡이 API",
+        version="1",
+        description="마을관리 사회적협동조합 사업모델 단계별 추진 현황",
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog or load_catalog(settings.content_dir)
+    app.state.engine = engine or make_engine(settings.database_url)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        same_site="lax",
+        https_only=settings.is_production,
+        max_age=60 * 60 * 12,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_handlers(app)
+    for router in all_routers:
+        app.include_router(router)
+    return app

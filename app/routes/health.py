@@ -1,0 +1,28 @@
+"""Liveness and readiness for load balancers and the Docker HEALTHCHECK."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.deps import CatalogDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", name="health:check")
+def healthz(request: Request, catalog: CatalogDep) -> JSONResponse:
+    engine: Engine = request.app.state.engine
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        database = "ok"
+    except SQLAlchemyError:
+        database = "unreachable"
+    ok = database == "ok"
+    return JSONResponse(
+        {"status": "ok" if ok else "error", "database": database, "models": len(catalog.models)},
+        status_code=200 if ok else 503,
+    )

@@ -1,0 +1,92 @@
+"""render(): one place that decides between a full page and an HTMX fragment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from jinja2 import pass_context
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+KST = ZoneInfo("Asia/Seoul")
+
+
+def _base_context(request: Request) -> dict[str, Any]:
+    # Set by the auth dependencies; pages without them still render the header.
+    return {
+        "current_user": getattr(request.state, "user", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+    }
+
+
+def _kst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Timestamps are stored in UTC; people in Korea read them in KST."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:  # SQLite hands back naive values; they are UTC by construction
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(KST).strftime(fmt)
+
+
+def _ymd(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+@pass_context
+def _url_for(context: Mapping[str, Any], name: str, /, **params: Any) -> str:
+    """Paths, not absolute URLs: correct behind any proxy whatever Host/scheme it forwards."""
+    request: Request = context["request"]
+    return str(request.app.url_path_for(name, **params))
+
+
+templates = Jinja2Blocks(directory=str(TEMPLATE_DIR), context_processors=[_base_context])
+templates.env.globals["url_for"] = _url_for
+templates.env.filters["kst"] = _kst
+templates.env.filters["ymd"] = _ymd
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
+
+
+def is_htmx(request: Request) -> bool:
+    """An HTMX swap, but not a history restore (which needs the whole page)."""
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    blocks: Sequence[str] = (),
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Render ``name`` as a page, or only ``blocks`` of it for an HTMX request.
+
+    The same URL answers with two bodies, so every answer carries ``Vary: HX-Request``.
+    """
+    ctx = dict(context or {})
+    if blocks and is_htmx(request):
+        response = templates.TemplateResponse(
+            request, name, ctx, status_code=status_code, headers=headers, block_names=list(blocks)
+        )
+    else:
+        response = templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def redirect(request: Request, url: str) -> Response:
+    """Navigate after a POST: HX-Redirect for HTMX (never a 3xx it would swap), 303 otherwise."""
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url, "Vary": "HX-Request"})
+    return RedirectResponse(url, status_code=303, headers={"Vary": "HX-Request"})

@@ -1,0 +1,18 @@
+"""The vendored htmx is the recorded file, from the 2.0.x line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
+
+
+def test_htmx_matches_its_record() -> None:
+    record = json.loads((STATIC / "VENDORED.json").read_text("utf-8"))["htmx.min.js"]
+    data = (STATIC / "htmx.min.js").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == record["sha256"]
+    assert record["package"] == "htmx.org"
+    assert record["version"].startswith("2.0.")
+    assert f'version:"{record["version"]}"'.encode() in data
