@@ -18,6 +18,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/maeul db upgrade
+	$(BIN)/maeul demo load
 	$(BIN)/maeul serve --port $(PORT)
 
 # Debian's chromium + Korean fonts for the browser tests (only when missing and running as root).

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from sqlmodel import Session, select
 
-from app.catalog import check_content
+from app.catalog import Catalog, check_content
 from app.catalog.jsonschema import write_schemas
+from app.models import User
+from app.models.user import ROLES
 
 cli = typer.Typer(help="마을길잡이 — 관리 명령", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="데이터베이스", no_args_is_help=True)
 content_cli = typer.Typer(help="사업모델 콘텐츠", no_args_is_help=True)
+user_cli = typer.Typer(help="사용자", no_args_is_help=True)
+token_cli = typer.Typer(help="API 토큰", no_args_is_help=True)
+demo_cli = typer.Typer(help="데모 데이터", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(content_cli, name="content")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(token_cli, name="token")
+cli.add_typer(demo_cli, name="demo")
 
 
 def main() -> None:
@@ -80,3 +92,129 @@ def _require_valid_content(directory: Path) -> None:
             typer.echo(line, err=True)
         typer.echo("서버를 시작하지 않습니다: 콘텐츠 파일을 고치세요.", err=True)
         raise typer.Exit(1)
+
+
+# --- users, tokens, demo data ------------------------------------------------------------------
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    from app.config import get_settings
+    from app.db import make_engine, transaction
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with transaction(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _find_user(session: Session, login: str) -> User:
+    user = session.exec(select(User).where(User.login == login)).first()
+    if user is None:
+        _fail(f"no user with login {login!r}")
+    return user
+
+
+@user_cli.command("add")
+def user_add(
+    login: str,
+    role: Annotated[str, typer.Option(help="coop | center | municipality | admin")],
+    org: Annotated[str, typer.Option(help="Exact name of the cooperative, center or municipality")] = "",
+    name: Annotated[str, typer.Option(help="Display name (default: the login)")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+) -> None:
+    """Create a user; the password is read from standard input."""
+    from app.services.orgs import ORG_KIND_LABEL, FormError, find_org_by_name, save_user
+
+    if not password_stdin:
+        _fail("pass the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if role not in ROLES:
+        _fail(f"role {role!r} is not one of {', '.join(ROLES)}")
+    with _unit_of_work() as session:
+        org_id: int | None = None
+        if role == "admin":
+            if org:
+                _fail("an admin belongs to no organization: leave out --org")
+        else:
+            if not org:
+                _fail(f"a {role} user needs --org, the exact name of the {ORG_KIND_LABEL[role]}")
+            org_id = find_org_by_name(session=session, role=role, name=org)
+            if org_id is None:
+                _fail(
+                    f"no {ORG_KIND_LABEL[role]} named {org!r} (role {role} needs that kind of organization)"
+                )
+        values = {
+            "login": login,
+            "display_name": name or login,
+            "role": role,
+            "org_id": str(org_id or ""),
+            "password": password,
+        }
+        try:
+            user = save_user(session=session, values=values)
+        except FormError as exc:
+            _fail("; ".join(f"{field}: {msg}" for field, msg in exc.errors.items()))
+        typer.echo(f"created user {user.login} ({role}{', ' + org if org else ''})")
+
+
+@user_cli.command("deactivate")
+def user_deactivate(login: str) -> None:
+    """Deactivate a user: no login, and their open sessions end."""
+    from app.services.orgs import set_user_active
+
+    with _unit_of_work() as session:
+        set_user_active(session=session, user=_find_user(session, login), active=False)
+    typer.echo(f"deactivated {login}")
+
+
+@token_cli.command("create")
+def token_create(login: str) -> None:
+    """Create an API token for LOGIN and print it (it is shown only once)."""
+    from app.services.auth import create_token
+
+    with _unit_of_work() as session:
+        new = create_token(session=session, user=_find_user(session, login))
+    typer.echo(new.token)
+
+
+@token_cli.command("revoke")
+def token_revoke(login: str) -> None:
+    """Revoke every API token of LOGIN."""
+    from app.services.auth import revoke_tokens
+
+    with _unit_of_work() as session:
+        count = revoke_tokens(session=session, user=_find_user(session, login))
+    typer.echo(f"revoked {count} token(s) of {login}")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Load the demo cooperatives, organizations and users (idempotent; refused in production)."""
+    from app.config import get_settings
+    from app.services.demo import DEMO_PASSWORD, load_demo
+
+    if get_settings().is_production:
+        _fail("demo data is refused when MAEUL_ENV=production")
+    with _unit_of_work() as session:
+        counts = load_demo(session=session, catalog=_catalog())
+    typer.echo(
+        f"demo data ready: {counts['cooperatives']} cooperatives, {counts['tracks_started']} tracks started now; "
+        f"every demo user's password is {DEMO_PASSWORD}"
+    )
+
+
+def _catalog() -> Catalog:
+    from app.catalog import load_catalog
+    from app.config import get_settings
+
+    return load_catalog(get_settings().content_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,19 @@ def get_session(request: Request) -> Iterator[Session]:
         try:
             yield session
         except Exception:
+            session.rollback()
+            raise
+        else:
+            session.commit()
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A unit of work outside a request (CLI, demo loader): commit on success, else roll back."""
+    with session_for(engine, write=True) as session:
+        try:
+            yield session
+        except BaseException:
             session.rollback()
             raise
         else:

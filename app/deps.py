@@ -1,19 +1,32 @@
-"""Annotated dependency aliases used by the routes."""
+"""Annotated dependency aliases and load-or-404 dependencies used by the routes."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session
 
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.config import Settings
-from app.db import get_session
+from app.db import SAFE_METHODS, get_session
+from app.models import Cooperative, Track
+from app.services.auth import principal_for_token
+from app.services.principal import Principal, load_principal
+from app.services.tracking import get_visible_track
+from app.services.visibility import get_visible_cooperative
 
 # scope="function": the session commits before the response is sent (see app.db).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_USER = "uid"
+SESSION_CSRF = "csrf"
+SESSION_EPOCH = "sv"
 
 
 def get_catalog(request: Request) -> Catalog:
@@ -38,3 +51,143 @@ def get_business_model(model_key: str, catalog: CatalogDep) -> BusinessModel:
 
 
 CurrentModel = Annotated[BusinessModel, Depends(get_business_model)]
+
+
+# --- HTML pages: session cookie, CSRF ------------------------------------------------------
+
+
+class LoginRequiredError(Exception):
+    """Raised for anonymous visitors on member pages; answered with a redirect to /login."""
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(SESSION_CSRF)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_CSRF] = token
+    return str(token)
+
+
+async def csrf_protect(request: Request) -> None:
+    """Every state-changing HTML request carries the session's token (header or form field)."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get(SESSION_CSRF)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()  # cached by Starlette: handlers read the same form
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not secrets.compare_digest(str(expected), sent):
+        raise HTTPException(
+            status_code=403,
+            detail="보안 토큰이 없거나 맞지 않습니다. 페이지를 새로 고친 뒤 다시 시도하세요.",
+        )
+
+
+def load_user(request: Request, session: SessionDep) -> Principal | None:
+    """Who is logged in (or None), for every HTML page; also makes sure a CSRF token exists."""
+    request.state.csrf_token = csrf_token(request)
+    user_id = request.session.get(SESSION_USER)
+    principal = load_principal(session=session, user_id=int(user_id)) if user_id else None
+    if principal is not None and request.session.get(SESSION_EPOCH) != principal.session_epoch:
+        principal = None  # logged out elsewhere (or deactivated): this cookie is dead
+    if user_id and principal is None:
+        request.session.pop(SESSION_USER, None)
+        request.session.pop(SESSION_EPOCH, None)
+    request.state.user = principal
+    return principal
+
+
+def html_router(**kwargs: object) -> APIRouter:
+    """Routers for pages: CSRF checked and the user loaded before any handler runs."""
+    return APIRouter(dependencies=[Depends(csrf_protect), Depends(load_user)], **kwargs)  # type: ignore[arg-type]
+
+
+def require_user(request: Request) -> Principal:
+    principal: Principal | None = getattr(request.state, "user", None)
+    if principal is None:
+        raise LoginRequiredError()
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(require_user)]
+
+
+def require_admin(user: CurrentUser) -> Principal:
+    if not user.is_admin:
+        raise HTTPException(status_code=403, detail="운영 관리자만 사용할 수 있는 기능입니다.")
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(require_admin)]
+
+
+# --- JSON API: bearer tokens ---------------------------------------------------------------
+
+
+def api_principal(request: Request, session: SessionDep) -> Principal:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    principal = (
+        principal_for_token(session=session, token=token.strip()) if scheme.lower() == "bearer" else None
+    )
+    if principal is None:
+        raise HTTPException(
+            status_code=401,
+            detail="Missing or invalid bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.user = principal
+    return principal
+
+
+ApiUser = Annotated[Principal, Depends(api_principal)]
+
+
+def current_principal(request: Request) -> Principal:
+    """The principal set by the router's own authentication (session or bearer token)."""
+    return require_user(request)
+
+
+Actor = Annotated[Principal, Depends(current_principal)]
+
+
+# --- load-or-404 ---------------------------------------------------------------------------
+
+
+def get_current_cooperative(cooperative_id: int, session: SessionDep, principal: Actor) -> Cooperative:
+    coop = get_visible_cooperative(session=session, principal=principal, cooperative_id=cooperative_id)
+    if coop is None:
+        raise HTTPException(status_code=404, detail="조합을 찾을 수 없습니다.")
+    return coop
+
+
+CurrentCooperative = Annotated[Cooperative, Depends(get_current_cooperative)]
+
+
+@dataclass(frozen=True)
+class TrackContext:
+    track: Track
+    cooperative: Cooperative
+    model: BusinessModel
+
+
+def get_current_track(
+    track_id: int, session: SessionDep, principal: Actor, catalog: CatalogDep
+) -> TrackContext:
+    found = get_visible_track(session=session, principal=principal, track_id=track_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="사업 추진 기록을 찾을 수 없습니다.")
+    track, cooperative = found
+    model = catalog.model(track.model_key)
+    if model is None:
+        raise HTTPException(
+            status_code=404,
+            detail=f"이 기록이 따르는 사업모델 '{track.model_key}'이(가) 콘텐츠에서 빠졌습니다. 관리자에게 문의하세요.",
+        )
+    return TrackContext(track, cooperative, model)
+
+
+CurrentTrack = Annotated[TrackContext, Depends(get_current_track)]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.templating import render
+from app.deps import LoginRequiredError
+from app.security import SECURITY_HEADERS
+from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
+from app.templating import redirect, render
 
 API_PREFIX = "/api/"
 
@@ -79,6 +84,42 @@ def _default_phrase(status_code: int) -> str:
         return ""
 
 
+async def login_required(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    login = str(request.app.url_path_for("auth:login_form"))
+    return redirect(request, f"{login}?{urlencode({'next': target})}")
+
+
+async def service_error(request: Request, exc: Exception) -> Response:
+    """Service errors that a route did not handle itself."""
+    if isinstance(exc, FormError):
+        status, message = 422, " ".join(exc.errors.values())
+        if _is_api(request):
+            return JSONResponse({"detail": exc.errors}, status_code=status)
+    else:
+        status = {NotFoundError: 404, ForbiddenError: 403, ConflictError: 409}[type(exc)]
+        message = getattr(exc, "message", str(exc))
+        if _is_api(request):
+            return JSONResponse({"detail": message}, status_code=status)
+    return _page(request, status, message)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """Unexpected errors: Starlette sends this from outside every middleware, so the
+    security headers are added here too."""
+    if _is_api(request):
+        response: Response = JSONResponse({"detail": "Internal server error"}, status_code=500)
+    else:
+        response = _page(request, 500, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도하세요.")
+    for name, value in SECURITY_HEADERS:
+        response.headers[name.decode()] = value.decode()
+    return response
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, server_error)
+    app.add_exception_handler(LoginRequiredError, login_required)
+    for error in (FormError, NotFoundError, ForbiddenError, ConflictError):
+        app.add_exception_handler(error, service_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -32,6 +32,8 @@ def create_app(
         title="마을길잡이 API",
         version="1",
         description="마을관리 사회적협동조합 사업모델 단계별 추진 현황",
+        # Refuse oversized bodies before they are parsed; the upload itself is checked exactly.
+        max_body_size=settings.max_upload_bytes + 1024 * 1024,
     )
     app.state.settings = settings
     app.state.catalog = catalog or load_catalog(settings.content_dir)

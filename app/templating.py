@@ -6,12 +6,15 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app.models.tracking import ACTION_LABELS, FIELD_LABELS, STATUS_LABELS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 KST = ZoneInfo("Asia/Seoul")
@@ -25,7 +28,7 @@ def _base_context(request: Request) -> dict[str, Any]:
     }
 
 
-def _kst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def kst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Timestamps are stored in UTC; people in Korea read them in KST."""
     if value is None:
         return ""
@@ -45,10 +48,23 @@ def _url_for(context: Mapping[str, Any], name: str, /, **params: Any) -> str:
     return str(request.app.url_path_for(name, **params))
 
 
+def with_query(path: str, **params: Any) -> str:
+    """A path with the non-empty parameters as its query string (filters kept in the URL)."""
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return f"{path}?{query}" if query else path
+
+
 templates = Jinja2Blocks(directory=str(TEMPLATE_DIR), context_processors=[_base_context])
 templates.env.globals["url_for"] = _url_for
-templates.env.filters["kst"] = _kst
+templates.env.globals["with_query"] = with_query
+templates.env.filters["kst"] = kst
 templates.env.filters["ymd"] = _ymd
+templates.env.globals.update(
+    status_labels=STATUS_LABELS,
+    field_labels=FIELD_LABELS,
+    action_labels=ACTION_LABELS,
+    role_names={"municipality": "지자체", "center": "지원센터", "coop": "조합"},
+)
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 

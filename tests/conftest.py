@@ -145,14 +145,18 @@ def app(settings: Settings, catalog: Catalog, engine: Engine, db: Session) -> Fa
     application = create_app(settings, catalog=catalog, engine=engine)
 
     def test_session() -> Iterator[Session]:
-        # Same semantics as app.db.get_session, inside the test's outer transaction.
+        # Like app.db.get_session: each request is its own unit (a savepoint here) that
+        # is rolled back when the handler raises, inside the test's outer transaction.
+        request_tx = db.begin_nested()
         try:
             yield db
         except Exception:
-            db.rollback()
+            if request_tx.is_active:
+                request_tx.rollback()
             raise
         else:
-            db.commit()
+            if request_tx.is_active:
+                request_tx.commit()
 
     application.dependency_overrides[get_session] = test_session
     return application
@@ -162,3 +166,10 @@ def app(settings: Settings, catalog: Catalog, engine: Engine, db: Session) -> Fa
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=True) as c:
         yield c
+
+
+@pytest.fixture
+def world(db: Session):
+    from tests.factories import make_world
+
+    return make_world(db)

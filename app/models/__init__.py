@@ -1,1 +1,20 @@
 """Tables, one module each. Importing this package registers them all on SQLModel.metadata."""
+
+from app.models.org import CenterMunicipality, Cooperative, Municipality, SupportCenter
+from app.models.tracking import Comment, Event, Evidence, ItemState, Track
+from app.models.user import ApiToken, LoginFailure, User
+
+__all__ = [
+    "ApiToken",
+    "CenterMunicipality",
+    "Comment",
+    "Cooperative",
+    "Event",
+    "Evidence",
+    "ItemState",
+    "LoginFailure",
+    "Municipality",
+    "SupportCenter",
+    "Track",
+    "User",
+]

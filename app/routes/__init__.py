@@ -2,6 +2,14 @@
 
 from fastapi import APIRouter
 
-from app.routes import catalog, health
+from app.routes import admin, api, auth, catalog, cooperatives, health, tracks
 
-all_routers: list[APIRouter] = [health.router, catalog.router]
+all_routers: list[APIRouter] = [
+    health.router,
+    catalog.router,
+    auth.router,
+    cooperatives.router,
+    tracks.router,
+    admin.router,
+    api.router,
+]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import Response
 
-from app.deps import CatalogDep, CurrentModel
+from app.deps import CatalogDep, CurrentModel, html_router
 from app.services.catalog import UnknownRoleError, filter_stages, parse_role
 from app.templating import render
 
-router = APIRouter(tags=["catalog"])
+router = html_router(tags=["catalog"])
 
 
 @router.get("/", name="catalog:home")

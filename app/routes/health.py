@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.deps import CatalogDep
 
 router = APIRouter(tags=["health"])
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
+
+
+@router.get("/favicon.ico", name="health:favicon", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico whatever the page links; answer with the same icon."""
+    return FileResponse(FAVICON, media_type="image/svg+xml")
 
 
 @router.get("/healthz", name="health:check")

@@ -1,7 +1,7 @@
 """baseline: an empty schema that later revisions build on
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 18:17:16.599899
 """
 
@@ -12,7 +12,7 @@ import sqlmodel  # noqa: F401 - autogenerate renders sqlmodel.sql.sqltypes.AutoS
 from alembic import op
 
 
-revision: str = '0001'
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,343 @@
+"""JSON API (/api/v1) for integrations and scripts, authenticated by bearer tokens.
+
+The same visibility rule as the pages: what a token's user may not see is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.catalog.schema import Item
+from app.deps import ApiUser, CatalogDep, CurrentCooperative, CurrentTrack, SessionDep, api_principal
+from app.models import ItemState, Track
+from app.models.tracking import Status
+from app.services import tracking
+from app.services.errors import ConflictError
+from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
+from app.services.progress import Progress, compute_progress
+
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(api_principal)])
+
+
+class CooperativeOut(BaseModel):
+    id: int
+    name: str
+    site: str
+    address: str
+    municipality: str
+    support_center: str | None
+    approved_on: date | None
+    contact: str
+
+    @classmethod
+    def of(cls, row: CooperativeRow) -> CooperativeOut:
+        c = row.cooperative
+        assert c.id is not None  # noqa: S101
+        return cls(
+            id=c.id,
+            name=c.name,
+            site=c.site,
+            address=c.address,
+            municipality=row.municipality,
+            support_center=row.support_center,
+            approved_on=c.approved_on,
+            contact=c.contact,
+        )
+
+
+@router.get("/cooperatives", name="api:cooperatives", response_model=list[CooperativeOut])
+def list_cooperatives(session: SessionDep, user: ApiUser) -> list[CooperativeOut]:
+    """The cooperatives the token's user may see."""
+    return [CooperativeOut.of(r) for r in cooperative_rows(session=session, principal=user)]
+
+
+@router.get("/cooperatives/{cooperative_id}", name="api:cooperative", response_model=CooperativeOut)
+def get_cooperative(session: SessionDep, cooperative: CurrentCooperative) -> CooperativeOut:
+    """One cooperative; 404 when it does not exist or is not visible to the token's user."""
+    return CooperativeOut.of(cooperative_row(session=session, cooperative=cooperative))
+
+
+# --- the catalog -------------------------------------------------------------------------------
+
+
+class StageOut(BaseModel):
+    key: str
+    title: str
+    subtitle: str | None
+
+
+class CatalogItemOut(BaseModel):
+    key: str
+    stage: str
+    text: str
+    note: str | None
+    lead: str
+    support: list[str]
+    consignment: bool
+
+
+class ModelOut(BaseModel):
+    key: str
+    number: int
+    title: str
+    stages: list[StageOut]
+    items: list[CatalogItemOut]
+
+
+@router.get("/models", name="api:models", response_model=list[ModelOut])
+def list_models(catalog: CatalogDep) -> list[ModelOut]:
+    """The six business models and their checklist items, as the content files define them."""
+    return [
+        ModelOut(
+            key=m.key,
+            number=m.number,
+            title=m.title,
+            stages=[StageOut(key=s.key, title=s.title, subtitle=s.subtitle) for s in m.stages],
+            items=[
+                CatalogItemOut(
+                    key=i.key,
+                    stage=stage,
+                    text=i.text,
+                    note=i.note,
+                    lead=i.lead,
+                    support=list(i.support),
+                    consignment=i.consignment,
+                )
+                for stage, i in m.items
+            ],
+        )
+        for m in catalog.models
+    ]
+
+
+# --- tracks ------------------------------------------------------------------------------------
+
+
+class RatioOut(BaseModel):
+    done: int
+    applicable: int
+    percent: int
+
+
+class ProgressOut(BaseModel):
+    overall: RatioOut
+    by_stage: dict[str, RatioOut]
+    by_role: dict[str, RatioOut]
+    current_stage: str | None = Field(description="prepare | plan | execute; null when every item is done")
+
+    @classmethod
+    def of(cls, progress: Progress) -> ProgressOut:
+        return cls.model_validate(progress.as_dict())
+
+
+class TrackSummaryOut(BaseModel):
+    id: int
+    model: str
+    cooperative: int
+    progress: ProgressOut | None
+
+
+class StartTrackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(description="A business model key from GET /api/v1/models")
+
+
+class ItemOut(BaseModel):
+    key: str
+    stage: str
+    lead: str
+    status: str
+    version: int
+    note: str
+    na_reason: str
+    assignee: str
+    due_date: date | None
+    verified_by: str | None
+    verified_at: datetime | None
+    updated_at: datetime | None
+
+
+class TrackOut(BaseModel):
+    id: int
+    model: str
+    cooperative: int
+    items: list[ItemOut]
+    progress: ProgressOut
+
+
+class ItemPatch(BaseModel):
+    """Fields left out stay as they are; ``version`` is the one you read (0 for a never-touched item)."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Status
+    version: int = Field(ge=0)
+    note: str | None = Field(default=None, max_length=tracking.MAX_NOTE)
+    na_reason: str | None = Field(default=None, max_length=tracking.MAX_NA_REASON)
+    assignee: str | None = Field(default=None, max_length=tracking.MAX_ASSIGNEE)
+    due_date: date | None = None
+
+
+class EventOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str | None
+    action: str
+    item_key: str | None
+    item_retired: bool
+    changes: dict[str, Any]
+
+
+def _item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | None] | None) -> ItemOut:
+    state, _, verified_by = found or (None, None, None)
+    return ItemOut(
+        key=item.key,
+        stage=stage,
+        lead=item.lead,
+        status=state.status if state else "todo",
+        version=state.version if state else 0,
+        note=state.note if state else "",
+        na_reason=state.na_reason if state else "",
+        assignee=state.assignee if state else "",
+        due_date=state.due_date if state else None,
+        verified_by=verified_by,
+        verified_at=state.verified_at if state else None,
+        updated_at=state.updated_at if state else None,
+    )
+
+
+def _summary(track: Track, summary: tracking.TrackSummary) -> TrackSummaryOut:
+    assert track.id is not None  # noqa: S101
+    return TrackSummaryOut(
+        id=track.id,
+        model=track.model_key,
+        cooperative=track.cooperative_id,
+        progress=ProgressOut.of(summary.progress) if summary.progress else None,
+    )
+
+
+@router.get("/cooperatives/{cooperative_id}/tracks", name="api:tracks", response_model=list[TrackSummaryOut])
+def list_tracks(
+    session: SessionDep, catalog: CatalogDep, cooperative: CurrentCooperative
+) -> list[TrackSummaryOut]:
+    """The cooperative's tracks with their progress."""
+    assert cooperative.id is not None  # noqa: S101
+    summaries = tracking.track_summaries(session=session, catalog=catalog, cooperative_ids=[cooperative.id])
+    return [_summary(s.track, s) for s in summaries[cooperative.id]]
+
+
+@router.post(
+    "/cooperatives/{cooperative_id}/tracks",
+    name="api:start_track",
+    response_model=TrackSummaryOut,
+    status_code=201,
+    responses={
+        403: {"description": "Not allowed to start a track"},
+        422: {"description": "Unknown or duplicate model"},
+    },
+)
+def start_track(
+    body: StartTrackIn,
+    session: SessionDep,
+    catalog: CatalogDep,
+    user: ApiUser,
+    cooperative: CurrentCooperative,
+) -> TrackSummaryOut:
+    """Start following a business model (the cooperative's users, its support center, admin)."""
+    track = tracking.start_track(
+        session=session, principal=user, cooperative=cooperative, catalog=catalog, model_key=body.model
+    )
+    assert track.id is not None  # noqa: S101
+    summary = tracking.track_summaries(
+        session=session, catalog=catalog, cooperative_ids=[track.cooperative_id]
+    )
+    return _summary(track, next(s for s in summary[track.cooperative_id] if s.track.id == track.id))
+
+
+@router.get("/tracks/{track_id}", name="api:track", response_model=TrackOut)
+def get_track(session: SessionDep, ctx: CurrentTrack) -> TrackOut:
+    """A track's items (every content item; never-touched ones are todo, version 0) and progress."""
+    assert ctx.track.id is not None  # noqa: S101
+    states = tracking.states_with_names(session=session, track_id=ctx.track.id)
+    progress = compute_progress(model=ctx.model, statuses={k: s.status for k, (s, _, _) in states.items()})
+    return TrackOut(
+        id=ctx.track.id,
+        model=ctx.model.key,
+        cooperative=ctx.track.cooperative_id,
+        items=[_item_out(stage, item, states.get(item.key)) for stage, item in ctx.model.items],
+        progress=ProgressOut.of(progress),
+    )
+
+
+@router.patch(
+    "/tracks/{track_id}/items/{item_key}",
+    name="api:update_item",
+    response_model=ItemOut,
+    responses={
+        403: {"description": "The item's lead is another role"},
+        409: {"description": "Stale version: `current` holds the stored item"},
+        422: {"description": "Invalid input"},
+    },
+)
+def update_item(
+    patch: ItemPatch, session: SessionDep, user: ApiUser, ctx: CurrentTrack, item_key: str
+) -> ItemOut | JSONResponse:
+    """Change an item's status and details if ``version`` is still the stored one."""
+    assert ctx.track.id is not None  # noqa: S101
+    changes = patch.model_dump(exclude_unset=True, exclude={"version"})
+    for text_field in ("note", "na_reason", "assignee"):
+        if changes.get(text_field, "") is None:
+            changes[text_field] = ""
+    try:
+        tracking.update_item(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=patch.version,
+            changes=changes,
+        )
+    except ConflictError as exc:
+        current = _one_item(session, ctx, item_key)
+        return JSONResponse(
+            {"detail": exc.message, "current": current.model_dump(mode="json")}, status_code=409
+        )
+    return _one_item(session, ctx, item_key)
+
+
+def _one_item(session: SessionDep, ctx: CurrentTrack, item_key: str) -> ItemOut:
+    assert ctx.track.id is not None  # noqa: S101
+    item = ctx.model.item(item_key)
+    assert item is not None  # noqa: S101 - update_item raised NotFoundError otherwise
+    states = tracking.states_with_names(session=session, track_id=ctx.track.id)
+    return _item_out(ctx.model.item_stage[item_key], item, states.get(item_key))
+
+
+@router.get("/tracks/{track_id}/events", name="api:track_events", response_model=list[EventOut])
+def track_events(
+    session: SessionDep,
+    ctx: CurrentTrack,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    before: Annotated[int | None, Query(ge=1, description="Only events with a smaller id")] = None,
+) -> list[EventOut]:
+    """All the track's events, newest first; ``limit`` and ``before`` page through them."""
+    rows = tracking.list_events(
+        session=session, model=ctx.model, track_id=ctx.track.id, limit=limit, before=before
+    )
+    return [
+        EventOut(
+            id=r.event.id or 0,
+            at=r.event.at,
+            actor=r.actor,
+            action=r.event.action,
+            item_key=r.event.item_key,
+            item_retired=r.retired,
+            changes=r.event.changes,
+        )
+        for r in rows
+    ]

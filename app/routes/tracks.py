@@ -1,0 +1,400 @@
+"""The track page (사업 추진) and every change made from it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from starlette.datastructures import FormData
+
+from app.catalog.schema import LEAD_ROLES
+from app.deps import (
+    CatalogDep,
+    CurrentCooperative,
+    CurrentTrack,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    html_router,
+)
+from app.models.tracking import STATUSES
+from app.services import evidence as evidence_service
+from app.services import tracking
+from app.services.errors import ConflictError, FormError
+from app.services.orgs import cooperative_row
+from app.services.principal import Principal
+from app.templating import is_htmx, redirect, render
+
+router = html_router(tags=["tracks"])
+
+ITEM_BLOCKS = ["item_row", "progress_oob"]
+EVENTS_PAGE = 50
+
+
+def _check_filters(role: str, status: str) -> None:
+    """Unknown filter values are a clear 400, not silently ignored."""
+    if role and role not in LEAD_ROLES:
+        raise HTTPException(status_code=400, detail=f"알 수 없는 역할 필터입니다: '{role}'.")
+    if status and status not in STATUSES:
+        raise HTTPException(status_code=400, detail=f"알 수 없는 상태 필터입니다: '{status}'.")
+
+
+def _track_page(
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    ctx: CurrentTrack,
+    *,
+    blocks: list[str] | None = None,
+    status_code: int = 200,
+    focus: str | None = None,
+    message: str | None = None,
+    errors: dict[str, str] | None = None,
+    role: str = "",
+    status: str = "",
+    open_details: bool = False,
+) -> Response:
+    catalog = request.app.state.catalog
+    view = tracking.load_track_view(
+        session=session, principal=user, track=ctx.track, cooperative=ctx.cooperative, model=ctx.model
+    )
+    return render(
+        request,
+        "pages/track.html",
+        {
+            "view": view,
+            "row": view.row(focus) if focus else None,
+            "focus": focus,
+            "message": message,
+            "errors": errors or {},
+            "filters": {"role": role, "status": status},
+            "stages_by_key": {s.key: s for s in ctx.model.stages},
+            "catalog": catalog,
+            "open_details": open_details,
+        },
+        blocks=blocks or [],
+        status_code=status_code,
+    )
+
+
+def _after_item_change(
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    ctx: CurrentTrack,
+    item_key: str,
+    *,
+    status_code: int = 200,
+    message: str | None = None,
+    errors: dict[str, str] | None = None,
+    open_details: bool = False,
+) -> Response:
+    """HTMX: the item row plus out-of-band progress bars. Plain forms: back to the page."""
+    if is_htmx(request) or status_code >= 400:
+        return _track_page(
+            request,
+            session,
+            user,
+            ctx,
+            blocks=ITEM_BLOCKS,
+            status_code=status_code,
+            focus=item_key,
+            message=message,
+            errors=errors,
+            open_details=open_details or bool(errors),
+        )
+    url = str(request.app.url_path_for("tracks:detail", track_id=str(ctx.track.id)))
+    return redirect(request, f"{url}#item-{item_key}")
+
+
+@router.post("/cooperatives/{cooperative_id}/tracks", name="tracks:start")
+def start_track(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    catalog: CatalogDep,
+    cooperative: CurrentCooperative,
+    model: Annotated[str, Form()] = "",
+) -> Response:
+    track = tracking.start_track(
+        session=session, principal=user, cooperative=cooperative, catalog=catalog, model_key=model
+    )
+    return redirect(request, str(request.app.url_path_for("tracks:detail", track_id=str(track.id))))
+
+
+@router.get("/tracks/{track_id}", name="tracks:detail")
+def track_detail(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    ctx: CurrentTrack,
+    role: str = "",
+    status: str = "",
+) -> Response:
+    _check_filters(role, status)
+    return _track_page(request, session, user, ctx, blocks=["checklist"], role=role, status=status)
+
+
+def _form_changes(form: FormData) -> dict[str, Any]:
+    """Only the fields the form sent are changes; a blank date clears the due date."""
+    changes: dict[str, Any] = {}
+    for name in tracking.EDITABLE_FIELDS:
+        value = form.get(name)
+        if isinstance(value, str):
+            changes[name] = value
+    if "due_date" in changes:
+        raw = changes["due_date"].strip()
+        try:
+            changes["due_date"] = date.fromisoformat(raw) if raw else None
+        except ValueError as exc:
+            raise FormError({"due_date": f"'{raw}'은(는) 날짜 형식(YYYY-MM-DD)이 아닙니다."}) from exc
+    return changes
+
+
+def _form_version(form: FormData) -> int:
+    raw = form.get("version")
+    if not isinstance(raw, str) or not raw.isdigit():
+        raise FormError({"version": "버전 정보가 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."})
+    return int(raw)
+
+
+@router.post("/tracks/{track_id}/items/{item_key}", name="tracks:update_item")
+async def update_item(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, item_key: str
+) -> Response:
+    form = await request.form()
+    open_details = form.get("from_details") == "1"
+    try:
+        tracking.update_item(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=_form_version(form),
+            changes=_form_changes(form),
+        )
+    except ConflictError as exc:
+        return _after_item_change(
+            request,
+            session,
+            user,
+            ctx,
+            item_key,
+            status_code=409,
+            message=exc.message,
+            open_details=open_details,
+        )
+    except FormError as exc:
+        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
+    return _after_item_change(request, session, user, ctx, item_key, open_details=open_details)
+
+
+@router.post("/tracks/{track_id}/items/{item_key}/verify", name="tracks:verify")
+async def verify_item(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, item_key: str
+) -> Response:
+    form = await request.form()
+    try:
+        tracking.verify_item(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=_form_version(form),
+        )
+    except ConflictError as exc:
+        return _after_item_change(request, session, user, ctx, item_key, status_code=409, message=exc.message)
+    except FormError as exc:
+        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
+    return _after_item_change(request, session, user, ctx, item_key)
+
+
+@router.post("/tracks/{track_id}/items/{item_key}/comments", name="tracks:comment")
+def add_comment(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    ctx: CurrentTrack,
+    item_key: str,
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        tracking.add_comment(
+            session=session, principal=user, track=ctx.track, model=ctx.model, item_key=item_key, body=body
+        )
+    except FormError as exc:
+        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
+    return _after_item_change(request, session, user, ctx, item_key, open_details=True)
+
+
+@router.post("/tracks/{track_id}/items/{item_key}/evidence", name="tracks:add_evidence")
+def add_evidence(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    ctx: CurrentTrack,
+    item_key: str,
+    file: UploadFile | None = None,
+    url: Annotated[str, Form()] = "",
+    title: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        if file is not None and file.filename:
+            evidence_service.add_file(
+                session=session,
+                principal=user,
+                track=ctx.track,
+                model=ctx.model,
+                item_key=item_key,
+                filename=file.filename,
+                stream=file.file,
+                upload_dir=settings.upload_dir,
+                max_bytes=settings.max_upload_bytes,
+            )
+        elif url.strip():
+            evidence_service.add_link(
+                session=session,
+                principal=user,
+                track=ctx.track,
+                model=ctx.model,
+                item_key=item_key,
+                url=url,
+                title=title,
+            )
+        else:
+            raise FormError({"file": "올릴 파일을 고르거나 링크 주소를 입력하세요."})
+    except FormError as exc:
+        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
+    return _after_item_change(request, session, user, ctx, item_key, open_details=True)
+
+
+@router.post("/tracks/{track_id}/evidence/{evidence_id}/remove", name="tracks:remove_evidence")
+def remove_evidence(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: int
+) -> Response:
+    evidence = evidence_service.get_evidence(session=session, track=ctx.track, evidence_id=evidence_id)
+    evidence_service.remove_evidence(
+        session=session, principal=user, track=ctx.track, model=ctx.model, evidence=evidence
+    )
+    return _after_item_change(request, session, user, ctx, evidence.item_key, open_details=True)
+
+
+@router.get("/tracks/{track_id}/evidence/{evidence_id}", name="tracks:download_evidence")
+def download_evidence(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: int
+) -> Response:
+    evidence = evidence_service.get_evidence(session=session, track=ctx.track, evidence_id=evidence_id)
+    if evidence.kind != "file":
+        raise HTTPException(status_code=404, detail="링크 증빙은 내려받을 파일이 없습니다.")
+    path = settings.upload_dir / evidence.stored_name
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail="증빙 파일이 저장소에 없습니다. 관리자에게 문의하세요.")
+    # Always a download with our own content type: never rendered inline by the browser.
+    return FileResponse(
+        path,
+        media_type=evidence.content_type,
+        filename=evidence.title,
+        content_disposition_type="attachment",
+        headers={
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/tracks/{track_id}/events", name="tracks:events")
+def track_events(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, before: int | None = None
+) -> Response:
+    events = tracking.list_events(
+        session=session, model=ctx.model, track_id=ctx.track.id, limit=EVENTS_PAGE + 1, before=before
+    )
+    return render(
+        request,
+        "pages/timeline.html",
+        {
+            "title": f"{ctx.cooperative.name} · {ctx.model.title}",
+            "cooperative": ctx.cooperative,
+            "track": ctx.track,
+            "model": ctx.model,
+            "events": events[:EVENTS_PAGE],
+            "next_before": events[EVENTS_PAGE - 1].event.id if len(events) > EVENTS_PAGE else None,
+        },
+        blocks=["timeline"],
+    )
+
+
+@router.get("/tracks/{track_id}/events.csv", name="tracks:events_csv")
+def track_events_csv(session: SessionDep, user: CurrentUser, ctx: CurrentTrack) -> Response:
+    events = tracking.list_events(session=session, model=ctx.model, track_id=ctx.track.id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "at", "actor", "action", "item_key", "item", "retired", "changes"])
+    for row in events:
+        e = row.event
+        writer.writerow(
+            [
+                e.id,
+                e.at.isoformat(),
+                row.actor or "",
+                e.action,
+                e.item_key or "",
+                row.item_text or "",
+                "yes" if row.retired else "",
+                _csv_changes(e.changes),
+            ]
+        )
+    filename = f"track-{ctx.track.id}-{ctx.model.key}-events.csv"
+    # BOM: Excel opens UTF-8 Korean correctly only with it.
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _csv_changes(changes: dict[str, Any]) -> str:
+    parts = []
+    for field, value in changes.items():
+        if isinstance(value, list) and len(value) == 2:
+            parts.append(
+                f"{field}: {value[0] if value[0] is not None else ''} → {value[1] if value[1] is not None else ''}"
+            )
+        else:
+            parts.append(f"{field}: {value}")
+    return "; ".join(parts)
+
+
+@router.get("/cooperatives/{cooperative_id}/events", name="coops:events")
+def cooperative_events(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    catalog: CatalogDep,
+    cooperative: CurrentCooperative,
+    before: int | None = None,
+) -> Response:
+    events = tracking.list_events(
+        session=session, catalog=catalog, cooperative_id=cooperative.id, limit=EVENTS_PAGE + 1, before=before
+    )
+    return render(
+        request,
+        "pages/timeline.html",
+        {
+            "title": cooperative.name,
+            "cooperative": cooperative,
+            "row": cooperative_row(session=session, cooperative=cooperative),
+            "track": None,
+            "model": None,
+            "events": events[:EVENTS_PAGE],
+            "next_before": events[EVENTS_PAGE - 1].event.id if len(events) > EVENTS_PAGE else None,
+        },
+        blocks=["timeline"],
+    )

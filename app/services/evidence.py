@@ -1,0 +1,211 @@
+"""Evidence for an item: uploaded files (checked, stored under a random name) and links."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from sqlmodel import Session, select
+
+from app.catalog.schema import BusinessModel
+from app.models import Evidence, Track
+from app.models.base import utcnow
+from app.services.errors import ForbiddenError, FormError, NotFoundError
+from app.services.principal import Principal
+from app.services.tracking import _append_event, _item_or_404, can_edit_item
+
+CHUNK = 1024 * 1024
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and HWP 5 compound files
+ZIP = b"PK\x03\x04"  # OOXML and HWPX
+
+
+@dataclass(frozen=True)
+class FileKind:
+    content_type: str
+    magic: tuple[bytes, ...]
+
+
+# Extension → the content type we serve it with and the leading bytes it must have.
+# Anything else (HTML, SVG, scripts, archives) is refused: evidence is never rendered inline.
+ALLOWED: dict[str, FileKind] = {
+    ".pdf": FileKind("application/pdf", (b"%PDF-",)),
+    ".png": FileKind("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": FileKind("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": FileKind("image/jpeg", (b"\xff\xd8\xff",)),
+    ".gif": FileKind("image/gif", (b"GIF87a", b"GIF89a")),
+    ".webp": FileKind("image/webp", (b"RIFF",)),
+    ".hwp": FileKind("application/x-hwp", (OLE,)),
+    ".hwpx": FileKind("application/hwp+zip", (ZIP,)),
+    ".doc": FileKind("application/msword", (OLE,)),
+    ".xls": FileKind("application/vnd.ms-excel", (OLE,)),
+    ".ppt": FileKind("application/vnd.ms-powerpoint", (OLE,)),
+    ".docx": FileKind("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (ZIP,)),
+    ".xlsx": FileKind("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (ZIP,)),
+    ".pptx": FileKind("application/vnd.openxmlformats-officedocument.presentationml.presentation", (ZIP,)),
+}
+ALLOWED_LABEL = "PDF, 이미지(PNG·JPG·GIF·WEBP), 한글(HWP·HWPX), 오피스 문서(DOC·DOCX·XLS·XLSX·PPT·PPTX)"
+
+
+def _guard_edit(principal: Principal, model: BusinessModel, item_key: str) -> None:
+    item = _item_or_404(model, item_key)
+    if not can_edit_item(principal, item):
+        raise ForbiddenError("이 항목에 증빙을 올릴 권한이 없습니다.")
+
+
+def add_file(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    filename: str,
+    stream: BinaryIO,
+    upload_dir: Path,
+    max_bytes: int,
+    now: datetime | None = None,
+) -> Evidence:
+    """Check type (extension and leading bytes) and size while copying; nothing is kept on error."""
+    _guard_edit(principal, model, item_key)
+    name = Path(filename or "").name.strip()
+    if not name:
+        raise FormError({"file": "파일을 선택하세요."})
+    kind = ALLOWED.get(Path(name).suffix.lower())
+    if kind is None:
+        raise FormError({"file": f"'{name}'은(는) 올릴 수 없는 형식입니다. 가능한 형식: {ALLOWED_LABEL}"})
+    head = stream.read(16)
+    if not any(head.startswith(m) for m in kind.magic) or (
+        Path(name).suffix.lower() == ".webp" and head[8:12] != b"WEBP"
+    ):
+        raise FormError({"file": f"'{name}'의 내용이 확장자({Path(name).suffix})와 맞지 않습니다."})
+
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    stored = secrets.token_hex(16)
+    target = upload_dir / stored
+    size = 0
+    try:
+        with target.open("xb") as out:
+            chunk = head
+            while chunk:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FormError(
+                        {
+                            "file": f"파일이 너무 큽니다. 한 파일은 {max_bytes // (1024 * 1024)}MB 이하여야 합니다."
+                        }
+                    )
+                out.write(chunk)
+                chunk = stream.read(CHUNK)
+        if size == 0:
+            raise FormError({"file": "빈 파일은 올릴 수 없습니다."})
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+    assert track.id is not None  # noqa: S101
+    evidence = Evidence(
+        track_id=track.id,
+        item_key=item_key,
+        kind="file",
+        title=name[:200],
+        stored_name=stored,
+        content_type=kind.content_type,
+        size=size,
+        created_by_id=principal.id,
+        created_at=now or utcnow(),
+    )
+    session.add(evidence)
+    session.flush()
+    _append_event(
+        session,
+        principal=principal,
+        cooperative_id=track.cooperative_id,
+        track_id=track.id,
+        item_key=item_key,
+        action="evidence_added",
+        changes={"evidence": [None, name], "size": size},
+        now=now,
+    )
+    return evidence
+
+
+def add_link(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    url: str,
+    title: str,
+    now: datetime | None = None,
+) -> Evidence:
+    _guard_edit(principal, model, item_key)
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        raise FormError({"url": "http:// 또는 https:// 로 시작하는 주소를 입력하세요."})
+    title = (title.strip() or parts.netloc)[:200]
+    assert track.id is not None  # noqa: S101
+    evidence = Evidence(
+        track_id=track.id,
+        item_key=item_key,
+        kind="link",
+        title=title,
+        url=url,
+        created_by_id=principal.id,
+        created_at=now or utcnow(),
+    )
+    session.add(evidence)
+    session.flush()
+    _append_event(
+        session,
+        principal=principal,
+        cooperative_id=track.cooperative_id,
+        track_id=track.id,
+        item_key=item_key,
+        action="evidence_added",
+        changes={"evidence": [None, title], "url": url},
+        now=now,
+    )
+    return evidence
+
+
+def get_evidence(*, session: Session, track: Track, evidence_id: int) -> Evidence:
+    evidence = session.exec(
+        select(Evidence).where(Evidence.id == evidence_id, Evidence.track_id == track.id)
+    ).first()
+    if evidence is None or evidence.removed_at is not None:
+        raise NotFoundError("증빙을 찾을 수 없습니다.")
+    return evidence
+
+
+def remove_evidence(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    evidence: Evidence,
+    now: datetime | None = None,
+) -> None:
+    """Soft removal: no longer listed or served, but the file and the row stay, so a rolled-back
+    request loses nothing and the history can still say what was removed."""
+    _guard_edit(principal, model, evidence.item_key)
+    evidence.removed_at = now or utcnow()
+    session.add(evidence)
+    session.flush()
+    _append_event(
+        session,
+        principal=principal,
+        cooperative_id=track.cooperative_id,
+        track_id=track.id,
+        item_key=evidence.item_key,
+        action="evidence_removed",
+        changes={"evidence": [evidence.title, None]},
+        now=now,
+    )

@@ -1,0 +1,584 @@
+"""Tracks and their items: who may do what, the writes, and the page's data in fixed queries.
+
+Every successful change appends exactly one Event; a request that changes nothing appends none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from app.catalog import Catalog
+from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
+from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track, User
+from app.models.base import utcnow
+from app.models.tracking import STATUSES
+from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
+from app.services.principal import Principal
+from app.services.progress import Progress, compute_progress
+from app.services.visibility import cooperative_scope
+
+KST = ZoneInfo("Asia/Seoul")
+MAX_NOTE = 5000
+MAX_ASSIGNEE = 100
+MAX_NA_REASON = 500
+MAX_COMMENT = 2000
+EDITABLE_FIELDS = ("status", "note", "na_reason", "assignee", "due_date")
+
+
+def today_kst(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(KST).date()
+
+
+# --- rights ------------------------------------------------------------------------------------
+
+
+def can_start_track(principal: Principal) -> bool:
+    """The cooperative's own users, its support center and admin (visibility already applies)."""
+    return principal.role in ("coop", "center", "admin")
+
+
+def can_edit_item(principal: Principal, item: Item) -> bool:
+    if principal.role == "coop":
+        return True
+    return principal.role in ("center", "municipality") and item.lead == principal.role
+
+
+def can_comment(principal: Principal) -> bool:
+    return principal.role in ("coop", "center", "municipality")
+
+
+def verifier_role(item: Item) -> str | None:
+    """Who confirms a done item: its public lead, or the 지자체 for coop-led consignment items."""
+    if item.lead in ("center", "municipality"):
+        return item.lead
+    if item.consignment:
+        return "municipality"
+    return None
+
+
+def can_verify(principal: Principal, item: Item, state: ItemState | None) -> bool:
+    return (
+        state is not None
+        and state.status == "done"
+        and state.verified_at is None
+        and verifier_role(item) == principal.role
+    )
+
+
+# --- tracks ------------------------------------------------------------------------------------
+
+
+def get_visible_track(
+    *, session: Session, principal: Principal, track_id: int
+) -> tuple[Track, Cooperative] | None:
+    """The track with its cooperative, when the cooperative is visible to ``principal``."""
+    stmt = (
+        select(Track, Cooperative)
+        .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
+        .where(col(Track.id) == track_id, cooperative_scope(principal))
+    )
+    row = session.exec(stmt).first()
+    return (row[0], row[1]) if row else None
+
+
+def _append_event(
+    session: Session,
+    *,
+    principal: Principal | None,
+    cooperative_id: int,
+    action: str,
+    track_id: int | None = None,
+    item_key: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Event:
+    event = Event(
+        at=now or utcnow(),
+        actor_id=principal.id if principal else None,
+        cooperative_id=cooperative_id,
+        track_id=track_id,
+        item_key=item_key,
+        action=action,
+        changes=dict(changes or {}),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def start_track(
+    *, session: Session, principal: Principal, cooperative: Cooperative, catalog: Catalog, model_key: str
+) -> Track:
+    if not can_start_track(principal):
+        raise ForbiddenError(
+            "사업 추진을 시작할 권한이 없습니다. 조합, 지원센터, 운영 관리자만 시작할 수 있습니다."
+        )
+    model = catalog.model(model_key)
+    if model is None:
+        raise FormError({"model": f"'{model_key}'은(는) 알 수 없는 사업모델입니다."})
+    exists = session.exec(
+        select(Track.id).where(Track.cooperative_id == cooperative.id, Track.model_key == model_key)
+    ).first()
+    if exists is not None:
+        raise FormError({"model": f"이미 '{model.title}' 사업을 추진 중입니다."})
+    assert cooperative.id is not None  # noqa: S101
+    track = Track(cooperative_id=cooperative.id, model_key=model_key, created_by_id=principal.id)
+    try:
+        with session.begin_nested():
+            session.add(track)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent request started the same track
+        raise FormError({"model": f"이미 '{model.title}' 사업을 추진 중입니다."}) from exc
+    _append_event(
+        session,
+        principal=principal,
+        cooperative_id=cooperative.id,
+        track_id=track.id,
+        action="track_started",
+        changes={"model": model_key},
+    )
+    return track
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    track: Track
+    model: BusinessModel | None  # None when the model left the content
+    progress: Progress | None
+
+
+def track_summaries(
+    *, session: Session, catalog: Catalog, cooperative_ids: Sequence[int]
+) -> dict[int, list[TrackSummary]]:
+    """Tracks with their progress for several cooperatives, in two queries."""
+    if not cooperative_ids:
+        return {}
+    tracks = session.exec(
+        select(Track).where(col(Track.cooperative_id).in_(cooperative_ids)).order_by(col(Track.id))
+    ).all()
+    statuses = _statuses_by_track(session, [t.id for t in tracks if t.id is not None])
+    out: dict[int, list[TrackSummary]] = {cid: [] for cid in cooperative_ids}
+    for t in tracks:
+        model = catalog.model(t.model_key)
+        progress = compute_progress(model=model, statuses=statuses.get(t.id or 0, {})) if model else None
+        out[t.cooperative_id].append(TrackSummary(t, model, progress))
+    return out
+
+
+def _statuses_by_track(session: Session, track_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    if not track_ids:
+        return {}
+    rows = session.exec(
+        select(ItemState.track_id, ItemState.item_key, ItemState.status).where(
+            col(ItemState.track_id).in_(track_ids)
+        )
+    ).all()
+    out: dict[int, dict[str, str]] = {}
+    for track_id, key, status in rows:
+        out.setdefault(track_id, {})[key] = status
+    return out
+
+
+# --- the track page's data ---------------------------------------------------------------------
+
+
+@dataclass
+class ItemRow:
+    stage: StageKey
+    item: Item | None  # None: retired (the key left the content)
+    key: str
+    state: ItemState | None
+    updated_by: str | None = None
+    verified_by: str | None = None
+    evidence: list[Evidence] = field(default_factory=list)
+    comments: list[tuple[Comment, str | None]] = field(default_factory=list)
+    can_edit: bool = False
+    can_verify: bool = False
+    verifier_role: str | None = None
+    overdue: bool = False
+
+    @property
+    def status(self) -> str:
+        return self.state.status if self.state else "todo"
+
+    @property
+    def version(self) -> int:
+        return self.state.version if self.state else 0
+
+
+@dataclass
+class TrackView:
+    track: Track
+    cooperative: Cooperative
+    model: BusinessModel
+    rows: list[ItemRow]
+    retired: list[ItemRow]
+    progress: Progress
+    events: list[EventRow]
+    can_comment: bool
+
+    def stage_rows(self, stage: str) -> list[ItemRow]:
+        return [r for r in self.rows if r.stage == stage]
+
+    def row(self, key: str) -> ItemRow | None:
+        return next((r for r in self.rows if r.key == key), None)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: Event
+    actor: str | None
+    item_text: str | None  # None: not an item event
+    retired: bool
+    model_title: str | None = None
+
+
+def states_with_names(
+    *, session: Session, track_id: int
+) -> dict[str, tuple[ItemState, str | None, str | None]]:
+    """Item key → (state, updated by, verified by) for one track, in one query."""
+    updater, verifier = aliased(User), aliased(User)
+    rows = session.exec(
+        select(ItemState, updater.display_name, verifier.display_name)
+        .outerjoin(updater, col(updater.id) == col(ItemState.updated_by_id))
+        .outerjoin(verifier, col(verifier.id) == col(ItemState.verified_by_id))
+        .where(ItemState.track_id == track_id)
+    ).all()
+    return {s.item_key: (s, u, v) for s, u, v in rows}
+
+
+def load_track_view(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    cooperative: Cooperative,
+    model: BusinessModel,
+    events_limit: int = 8,
+    now: datetime | None = None,
+) -> TrackView:
+    """Everything the track page shows, in a fixed number of queries whatever the row counts."""
+    assert track.id is not None  # noqa: S101
+    states = states_with_names(session=session, track_id=track.id)
+    evidence = session.exec(
+        select(Evidence)
+        .where(Evidence.track_id == track.id, col(Evidence.removed_at).is_(None))
+        .order_by(col(Evidence.id))
+    ).all()
+    comments = session.exec(
+        select(Comment, User.display_name)
+        .outerjoin(User, col(User.id) == col(Comment.author_id))
+        .where(Comment.track_id == track.id)
+        .order_by(col(Comment.id))
+    ).all()
+    today = today_kst(now)
+
+    def make_row(stage: StageKey, item: Item | None, key: str) -> ItemRow:
+        state, updated_by, verified_by = states.get(key, (None, None, None))
+        row = ItemRow(
+            stage=stage, item=item, key=key, state=state, updated_by=updated_by, verified_by=verified_by
+        )
+        if item is not None:
+            row.can_edit = can_edit_item(principal, item)
+            row.can_verify = can_verify(principal, item, state)
+            row.verifier_role = verifier_role(item)
+        row.overdue = bool(
+            state and state.due_date and state.due_date < today and state.status not in ("done", "na")
+        )
+        return row
+
+    rows = [make_row(stage, item, item.key) for stage, item in model.items]
+    by_key = {r.key: r for r in rows}
+    retired = [make_row(STAGE_ORDER[0], None, k) for k in sorted(states) if k not in by_key]
+    for r in retired:
+        by_key[r.key] = r
+    for ev in evidence:
+        if ev.item_key in by_key:
+            by_key[ev.item_key].evidence.append(ev)
+    for c, author in comments:
+        if c.item_key in by_key:
+            by_key[c.item_key].comments.append((c, author))
+
+    progress = compute_progress(model=model, statuses={k: s.status for k, (s, _, _) in states.items()})
+    return TrackView(
+        track=track,
+        cooperative=cooperative,
+        model=model,
+        rows=rows,
+        retired=retired,
+        progress=progress,
+        events=list_events(session=session, model=model, track_id=track.id, limit=events_limit),
+        can_comment=can_comment(principal),
+    )
+
+
+# --- item writes -------------------------------------------------------------------------------
+
+
+def _item_or_404(model: BusinessModel, item_key: str) -> Item:
+    item = model.item(item_key)
+    if item is None:
+        raise NotFoundError("체크리스트 항목을 찾을 수 없습니다. 폐지된 항목은 변경할 수 없습니다.")
+    return item
+
+
+def _current_state(session: Session, track_id: int, item_key: str) -> ItemState | None:
+    return session.exec(
+        select(ItemState).where(ItemState.track_id == track_id, ItemState.item_key == item_key)
+    ).first()
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _validate(changes: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        errors.update(dict.fromkeys(sorted(unknown), "바꿀 수 없는 항목입니다."))
+    after = {**before, **{k: v for k, v in changes.items() if k in EDITABLE_FIELDS}}
+    for name, limit in (("note", MAX_NOTE), ("assignee", MAX_ASSIGNEE), ("na_reason", MAX_NA_REASON)):
+        value = after.get(name)
+        if not isinstance(value, str):
+            errors[name] = "글자로 입력하세요."
+        elif len(value) > limit:
+            errors[name] = f"{limit}자 이하로 입력하세요."
+        else:
+            after[name] = value.strip()
+    if after["status"] not in STATUSES:
+        errors["status"] = f"'{after['status']}'은(는) 알 수 없는 상태입니다 (todo, doing, done, na 중 하나)."
+    if after["due_date"] is not None and not isinstance(after["due_date"], date):
+        errors["due_date"] = "날짜 형식(YYYY-MM-DD)으로 입력하세요."
+    if after["status"] != "na" and "na_reason" not in changes:
+        after["na_reason"] = ""  # a reason belongs to 해당 없음 only
+    if after["status"] == "na" and not after.get("na_reason"):
+        errors["na_reason"] = "'해당 없음'으로 표시하려면 사유를 적어야 합니다."
+    if errors:
+        raise FormError(errors)
+    return after
+
+
+def update_item(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    version: int,
+    changes: Mapping[str, Any],
+    now: datetime | None = None,
+) -> ItemState:
+    """Apply ``changes`` (a subset of EDITABLE_FIELDS) if ``version`` is the stored one.
+
+    Raises ForbiddenError, NotFoundError, FormError, or ConflictError (with the stored state).
+    """
+    assert track.id is not None  # noqa: S101
+    item = _item_or_404(model, item_key)
+    if not can_edit_item(principal, item):
+        raise ForbiddenError("이 항목을 변경할 권한이 없습니다. 주관 역할이 다른 항목입니다.")
+    now = now or utcnow()
+    state = _current_state(session, track.id, item_key)
+    stored_version = state.version if state else 0
+    if version != stored_version:
+        raise ConflictError(state)
+    before = {
+        "status": state.status if state else "todo",
+        "note": state.note if state else "",
+        "na_reason": state.na_reason if state else "",
+        "assignee": state.assignee if state else "",
+        "due_date": state.due_date if state else None,
+    }
+    after = _validate(changes, before)
+    diff = {k: [_jsonable(before[k]), _jsonable(after[k])] for k in EDITABLE_FIELDS if before[k] != after[k]}
+    if not diff:
+        return state or ItemState(track_id=track.id, item_key=item_key, version=0)
+    clears_verification = bool(state and state.verified_at is not None)
+    if clears_verification:
+        diff["verified"] = [True, False]
+
+    if state is None:
+        state = ItemState(
+            track_id=track.id, item_key=item_key, version=1, updated_by_id=principal.id, updated_at=now
+        )
+        for k in EDITABLE_FIELDS:
+            setattr(state, k, after[k])
+        try:
+            with session.begin_nested():
+                session.add(state)
+                session.flush()
+        except IntegrityError as exc:  # another writer created it first
+            if state in session:
+                session.expunge(state)
+            raise ConflictError(_current_state(session, track.id, item_key)) from exc
+    else:
+        values = {k: after[k] for k in EDITABLE_FIELDS} | {
+            "version": stored_version + 1,
+            "updated_by_id": principal.id,
+            "updated_at": now,
+        }
+        if clears_verification:
+            values |= {"verified_by_id": None, "verified_at": None}
+        result = session.exec(
+            update(ItemState)
+            .where(col(ItemState.id) == state.id, col(ItemState.version) == stored_version)
+            .values(**values)
+        )
+        if result.rowcount != 1:  # someone else wrote between our read and our update
+            session.expire(state)
+            raise ConflictError(_current_state(session, track.id, item_key))
+        session.expire(state)
+        session.refresh(state)
+
+    _append_event(
+        session,
+        principal=principal,
+        cooperative_id=track.cooperative_id,
+        track_id=track.id,
+        item_key=item_key,
+        action="item_updated",
+        changes=diff,
+        now=now,
+    )
+    return state
+
+
+def verify_item(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    version: int,
+    now: datetime | None = None,
+) -> ItemState:
+    """확인: the lead public body confirms a done item."""
+    assert track.id is not None  # noqa: S101
+    item = _item_or_404(model, item_key)
+    role = verifier_role(item)
+    if role is None:
+        raise ForbiddenError("이 항목은 확인 대상이 아닙니다 (조합 자체 보고 항목).")
+    if principal.role != role:
+        who = "지자체" if role == "municipality" else "도시재생지원센터"
+        raise ForbiddenError(f"이 항목은 {who}가 확인합니다.")
+    state = _current_state(session, track.id, item_key)
+    if state is None or state.version != version:
+        raise ConflictError(state)
+    if state.status != "done":
+        raise FormError({"status": "완료된 항목만 확인할 수 있습니다."})
+    if state.verified_at is not None:
+        raise FormError({"status": "이미 확인된 항목입니다."})
+    now = now or utcnow()
+    result = session.exec(
+        update(ItemState)
+        .where(col(ItemState.id) == state.id, col(ItemState.version) == version)
+        .values(verified_by_id=principal.id, verified_at=now, version=version + 1)
+    )
+    if result.rowcount != 1:
+        session.expire(state)
+        raise ConflictError(_current_state(session, track.id, item_key))
+    session.expire(state)
+    session.refresh(state)
+    _append_event(
+        session,
+        principal=principal,
+        cooperative_id=track.cooperative_id,
+        track_id=track.id,
+        item_key=item_key,
+        action="verified",
+        changes={"verified": [False, True]},
+        now=now,
+    )
+    return state
+
+
+def add_comment(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    body: str,
+    now: datetime | None = None,
+) -> Comment:
+    _item_or_404(model, item_key)
+    if not can_comment(principal):
+        raise ForbiddenError("의견을 남길 권한이 없습니다.")
+    body = body.strip()
+    if not body:
+        raise FormError({"body": "의견 내용을 입력하세요."})
+    if len(body) > MAX_COMMENT:
+        raise FormError({"body": f"의견은 {MAX_COMMENT}자 이하로 입력하세요."})
+    assert track.id is not None  # noqa: S101
+    comment = Comment(
+        track_id=track.id, item_key=item_key, author_id=principal.id, body=body, created_at=now or utcnow()
+    )
+    session.add(comment)
+    session.flush()
+    _append_event(
+        session,
+        principal=principal,
+        cooperative_id=track.cooperative_id,
+        track_id=track.id,
+        item_key=item_key,
+        action="comment",
+        changes={"comment": body},
+        now=now,
+    )
+    return comment
+
+
+# --- the activity log --------------------------------------------------------------------------
+
+
+def list_events(
+    *,
+    session: Session,
+    model: BusinessModel | None = None,
+    catalog: Catalog | None = None,
+    track_id: int | None = None,
+    cooperative_id: int | None = None,
+    limit: int | None = None,
+    before: int | None = None,
+) -> list[EventRow]:
+    """Newest first; ``before`` (an event id) and ``limit`` page through the log in one query."""
+    stmt = (
+        select(Event, User.display_name, Track.model_key)
+        .outerjoin(User, col(User.id) == col(Event.actor_id))
+        .outerjoin(Track, col(Track.id) == col(Event.track_id))
+        .order_by(col(Event.id).desc())
+    )
+    if track_id is not None:
+        stmt = stmt.where(Event.track_id == track_id)
+    if cooperative_id is not None:
+        stmt = stmt.where(Event.cooperative_id == cooperative_id)
+    if before is not None:
+        stmt = stmt.where(col(Event.id) < before)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    out = []
+    for event, actor, model_key in session.exec(stmt).all():
+        m = model if model is not None else (catalog.model(model_key) if catalog and model_key else None)
+        item = m.item(event.item_key) if m and event.item_key else None
+        out.append(
+            EventRow(
+                event=event,
+                actor=actor,
+                item_text=item.text if item else (event.item_key if event.item_key else None),
+                retired=bool(event.item_key and m and item is None),
+                model_title=m.title if m else model_key,
+            )
+        )
+    return out

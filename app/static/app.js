@@ -1,0 +1,29 @@
+// 마을길잡이: the only script besides htmx. Shows errors htmx does not swap (403, 404, 413, 5xx,
+// network) in the page's alert region, using the server's own Korean message when it sent one.
+(function () {
+  "use strict";
+  function show(text) {
+    var region = document.getElementById("flash");
+    if (!region) return;
+    region.textContent = text;
+    region.hidden = false;
+    region.focus();
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var message = "";
+    try {
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var p = doc.querySelector(".error-panel p:not(.eyebrow)");
+      message = p ? p.textContent.trim() : "";
+    } catch (e) { message = ""; }
+    show(message || "요청을 처리하지 못했습니다 (오류 " + xhr.status + "). 잠시 후 다시 시도하세요.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    show("서버에 연결할 수 없습니다. 네트워크 상태를 확인한 뒤 다시 시도하세요.");
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    var region = document.getElementById("flash");
+    if (region) region.hidden = true;
+  });
+})();

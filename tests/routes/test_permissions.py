@@ -1,0 +1,268 @@
+"""The permission matrix: every route of the app × every kind of visitor.
+
+The routes come from the app's own route table, so a route added without an entry
+here fails ``test_every_route_is_in_the_matrix``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+from starlette.routing import Mount, Route
+
+from app.catalog import Catalog
+from app.config import Settings
+from app.services import evidence, tracking
+from app.services.auth import create_token
+from tests.factories import World, csrf_of, login
+
+WHO = ("anon", "coop_a", "coop_b", "center", "municipality", "admin")
+
+
+@dataclass(frozen=True)
+class Case:
+    """Expected status per visitor; ``params`` and ``data`` are built from the world."""
+
+    expect: dict[str, int]
+    params: Callable[[World], dict[str, Any]] = lambda w: {}
+    data: Callable[[World, str], dict[str, Any]] | None = None
+    json: Callable[[World], Any] | None = None
+    api: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def everyone(code: int) -> dict[str, int]:
+    return dict.fromkeys(WHO, code)
+
+
+def members(code: int, anon: int = 303, **overrides: int) -> dict[str, int]:
+    return {"anon": anon, **dict.fromkeys(WHO[1:], code), **overrides}
+
+
+ADMIN_ONLY = {"anon": 303, "coop_a": 403, "coop_b": 403, "center": 403, "municipality": 403, "admin": 200}
+
+
+def admin_only(code: int) -> dict[str, int]:
+    return {**ADMIN_ONLY, "admin": code}
+
+
+def coop_a(w: World) -> dict[str, Any]:
+    return {"cooperative_id": w.coop_a.id}
+
+
+def track(w: World, **more: Any) -> dict[str, Any]:
+    return {"track_id": w.extra["track"].id, **more}
+
+
+def with_version(w: World, who: str) -> dict[str, Any]:
+    return {"version": "0", "status": "doing"}
+
+
+COOP_ITEM = "operating-plan"  # hub-facility, led by the cooperative
+MUNI_ITEM = "management-method"  # led by the 지자체, consignment; set to done in the setup
+
+
+# (route name, method) → case. A-side visitors see coop A; coop_b must get 404.
+MATRIX: dict[tuple[str, str], Case] = {
+    ("health:check", "GET"): Case(everyone(200)),
+    ("catalog:home", "GET"): Case(everyone(200)),
+    ("catalog:model", "GET"): Case(everyone(200), params=lambda w: {"model_key": "solar"}),
+    ("auth:login_form", "GET"): Case(everyone(200)),
+    ("auth:login", "POST"): Case(
+        everyone(401), data=lambda w, who: {"username": f"nobody-{who}", "password": "wrong-password"}
+    ),
+    ("auth:logout", "POST"): Case(everyone(303), data=lambda w, who: {}),
+    ("coops:list", "GET"): Case(members(200)),
+    ("coops:detail", "GET"): Case(members(200, coop_b=404), params=coop_a),
+    ("admin:index", "GET"): Case(ADMIN_ONLY),
+    ("admin:new", "GET"): Case(ADMIN_ONLY, params=lambda w: {"kind": "municipalities"}),
+    ("admin:create", "POST"): Case(
+        admin_only(422), params=lambda w: {"kind": "municipalities"}, data=lambda w, who: {}
+    ),
+    ("admin:edit", "GET"): Case(
+        ADMIN_ONLY, params=lambda w: {"kind": "municipalities", "obj_id": w.muni_a.id}
+    ),
+    ("admin:update", "POST"): Case(
+        admin_only(422),
+        params=lambda w: {"kind": "municipalities", "obj_id": w.muni_a.id},
+        data=lambda w, who: {"name": ""},
+    ),
+    ("admin:set_active", "POST"): Case(
+        admin_only(303),
+        params=lambda w: {"obj_id": w.users["coop_b"].id},
+        data=lambda w, who: {"active": "1"},
+    ),
+    ("api:cooperatives", "GET"): Case(members(200, anon=401), api=True),
+    ("api:cooperative", "GET"): Case(members(200, anon=401, coop_b=404), params=coop_a, api=True),
+    ("health:favicon", "GET"): Case(everyone(200)),
+    # tracking: coop A follows hub-facility; centre and 지자체 may touch only the items they lead.
+    ("tracks:start", "POST"): Case(
+        {"anon": 303, "coop_a": 303, "coop_b": 404, "center": 303, "municipality": 403, "admin": 303},
+        params=coop_a,
+        data=lambda w, who: {"model": "solar"},
+    ),
+    ("tracks:detail", "GET"): Case(members(200, coop_b=404), params=track),
+    ("tracks:update_item", "POST"): Case(
+        {"anon": 303, "coop_a": 303, "coop_b": 404, "center": 403, "municipality": 403, "admin": 403},
+        params=lambda w: track(w, item_key=COOP_ITEM),
+        data=with_version,
+    ),
+    ("tracks:verify", "POST"): Case(
+        {"anon": 303, "coop_a": 403, "coop_b": 404, "center": 403, "municipality": 303, "admin": 403},
+        params=lambda w: track(w, item_key=MUNI_ITEM),
+        data=lambda w, who: {"version": "1"},
+    ),
+    ("tracks:comment", "POST"): Case(
+        {"anon": 303, "coop_a": 303, "coop_b": 404, "center": 303, "municipality": 303, "admin": 403},
+        params=lambda w: track(w, item_key=COOP_ITEM),
+        data=lambda w, who: {"body": "확인 부탁드립니다."},
+    ),
+    ("tracks:add_evidence", "POST"): Case(
+        {"anon": 303, "coop_a": 303, "coop_b": 404, "center": 403, "municipality": 403, "admin": 403},
+        params=lambda w: track(w, item_key=COOP_ITEM),
+        data=lambda w, who: {"url": "https://example.org/minutes", "title": "회의록"},
+    ),
+    ("tracks:remove_evidence", "POST"): Case(
+        {"anon": 303, "coop_a": 303, "coop_b": 404, "center": 403, "municipality": 403, "admin": 403},
+        params=lambda w: track(w, evidence_id=w.extra["file"].id),
+        data=lambda w, who: {},
+    ),
+    ("tracks:download_evidence", "GET"): Case(
+        members(200, coop_b=404), params=lambda w: track(w, evidence_id=w.extra["file"].id)
+    ),
+    ("tracks:events", "GET"): Case(members(200, coop_b=404), params=track),
+    ("tracks:events_csv", "GET"): Case(members(200, coop_b=404), params=track),
+    ("coops:events", "GET"): Case(members(200, coop_b=404), params=coop_a),
+    ("api:models", "GET"): Case(members(200, anon=401), api=True),
+    ("api:tracks", "GET"): Case(members(200, anon=401, coop_b=404), params=coop_a, api=True),
+    ("api:start_track", "POST"): Case(
+        {"anon": 401, "coop_a": 201, "coop_b": 404, "center": 201, "municipality": 403, "admin": 201},
+        params=coop_a,
+        json=lambda w: {"model": "solar"},
+        api=True,
+    ),
+    ("api:track", "GET"): Case(members(200, anon=401, coop_b=404), params=track, api=True),
+    ("api:update_item", "PATCH"): Case(
+        {"anon": 401, "coop_a": 200, "coop_b": 404, "center": 403, "municipality": 403, "admin": 403},
+        params=lambda w: track(w, item_key=COOP_ITEM),
+        json=lambda w: {"status": "doing", "version": 0},
+        api=True,
+    ),
+    ("api:track_events", "GET"): Case(members(200, anon=401, coop_b=404), params=track, api=True),
+    # FastAPI's own documentation routes and the static files are public.
+    ("openapi", "GET"): Case(everyone(200)),
+    ("swagger_ui_html", "GET"): Case(everyone(200)),
+    ("swagger_ui_redirect", "GET"): Case(everyone(200)),
+    ("redoc_html", "GET"): Case(everyone(200)),
+    ("static", "GET"): Case(everyone(200), params=lambda w: {"path": "app.css"}),
+}
+
+
+def _flatten(routes: list[Any]) -> list[Any]:
+    out = []
+    for route in routes:
+        # FastAPI keeps included routers as wrappers around the original router.
+        inner = getattr(route, "original_router", None)
+        out.extend(_flatten(list(inner.routes)) if inner is not None else [route])
+    return out
+
+
+def route_keys(app: FastAPI) -> set[tuple[str, str]]:
+    keys = set()
+    for route in _flatten(list(app.routes)):
+        if isinstance(route, APIRoute | Route):
+            for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
+                keys.add((route.name, method))
+        elif isinstance(route, Mount):
+            keys.add((route.name or route.path, "GET"))
+    return keys
+
+
+def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
+    keys = route_keys(app)
+    missing = keys - MATRIX.keys()
+    stale = MATRIX.keys() - keys
+    assert not missing, f"routes without a permission-matrix entry: {sorted(missing)}"
+    assert not stale, f"matrix entries for routes that no longer exist: {sorted(stale)}"
+
+
+def _path(app: FastAPI, name: str, params: dict[str, Any]) -> str:
+    return str(app.url_path_for(name, **{k: str(v) for k, v in params.items()}))
+
+
+@pytest.fixture
+def tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> World:
+    """Coop A follows hub-facility: the 지자체 has done its item; one file as evidence."""
+    model = catalog.model("hub-facility")
+    assert model is not None
+    coop = world.principal(db, "coop_a")
+    t = tracking.start_track(
+        session=db, principal=coop, cooperative=world.coop_a, catalog=catalog, model_key=model.key
+    )
+    tracking.update_item(
+        session=db,
+        principal=world.principal(db, "municipality"),
+        track=t,
+        model=model,
+        item_key=MUNI_ITEM,
+        version=0,
+        changes={"status": "done"},
+    )
+    world.extra["track"] = t
+    world.extra["file"] = evidence.add_file(
+        session=db,
+        principal=coop,
+        track=t,
+        model=model,
+        item_key=COOP_ITEM,
+        filename="회의록.pdf",
+        stream=io.BytesIO(b"%PDF-1.4 minimal"),
+        upload_dir=settings.upload_dir,
+        max_bytes=settings.max_upload_bytes,
+    )
+    return world
+
+
+@pytest.mark.parametrize("key", sorted(MATRIX), ids=lambda k: f"{k[1]} {k[0]}")
+def test_matrix(app: FastAPI, db: Session, tracked: World, key: tuple[str, str]) -> None:
+    world = tracked
+    name, method = key
+    case = MATRIX[key]
+    tokens = {who: create_token(session=db, user=world.users[who]).token for who in WHO if who != "anon"}
+    path = _path(app, name, case.params(world))
+    results = {}
+    for who in WHO:
+        # Each visitor sees the same starting state: their writes are undone before the next one.
+        visitor = db.begin_nested()
+        with TestClient(app) as client:
+            headers = dict(case.extra)
+            if case.api:
+                if who != "anon":
+                    headers["Authorization"] = f"Bearer {tokens[who]}"
+                csrf = None
+            elif who == "anon":
+                csrf = csrf_of(client, "/login")
+            else:
+                csrf = login(client, world.users[who].login)
+            kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+            if case.data is not None:
+                kwargs["data"] = {**case.data(world, who), **({"csrf_token": csrf} if csrf else {})}
+            if case.json is not None:
+                kwargs["json"] = case.json(world)
+                if csrf:
+                    headers["X-CSRF-Token"] = csrf
+            response = client.request(method, path, **kwargs)
+            results[who] = response.status_code
+            if response.status_code == 404 and name != "catalog:model":
+                # An invisible object must not leak through the error page.
+                assert world.coop_a.name not in response.text
+        visitor.rollback()
+    assert results == case.expect, f"{method} {path}"

@@ -1,0 +1,337 @@
+"""The `maeul` command: users, tokens and demo data against a fresh migrated SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, func, select
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import get_settings
+from app.db import make_engine, transaction
+from app.migrate import upgrade
+from app.models import CenterMunicipality, Cooperative, Municipality, SupportCenter, User
+from app.services.auth import principal_for_token
+from tests.conftest import CONTENT_DIR
+from tests.factories import make_world
+
+NEW_PASSWORD = "a-long-enough-password"
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A fresh migrated SQLite file that `maeul` uses through MAEUL_DATABASE_URL."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    monkeypatch.setenv("MAEUL_DATABASE_URL", url)
+    monkeypatch.setenv("MAEUL_CONTENT_DIR", str(CONTENT_DIR))
+    monkeypatch.delenv("MAEUL_ENV", raising=False)
+    monkeypatch.delenv("MAEUL_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def seeded(cli_db: Engine) -> Engine:
+    """The test world (two regions, centers, cooperatives and their users) in the CLI's file."""
+    with transaction(cli_db) as session:
+        make_world(session)
+    return cli_db
+
+
+def invoke(*args: str, input: str | None = None):
+    return runner.invoke(cli, list(args), input=input)
+
+
+def user_named(engine: Engine, login: str) -> User | None:
+    with Session(engine) as session:
+        return session.exec(select(User).where(User.login == login)).first()
+
+
+def count(engine: Engine, model: type) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+# --- user add ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "org", "field", "org_name_of"),
+    [
+        ("coop", "가 마을조합", "cooperative_id", (Cooperative, "가 마을조합")),
+        (
+            "center",
+            "서울특별시 도시재생지원센터",
+            "center_id",
+            (SupportCenter, "서울특별시 도시재생지원센터"),
+        ),
+        ("municipality", "인천광역시 남동구", "municipality_id", (Municipality, "인천광역시 남동구")),
+    ],
+)
+def test_user_add_with_an_organization(
+    seeded: Engine, role: str, org: str, field: str, org_name_of: tuple[type, str]
+) -> None:
+    result = invoke(
+        "user", "add", "new-person", "--role", role, "--org", org, "--name", "새 담당자", "--password-stdin",
+        input=NEW_PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "created user new-person" in result.output
+    user = user_named(seeded, "new-person")
+    assert user is not None
+    model, name = org_name_of
+    with Session(seeded) as session:
+        org_id = session.exec(select(model.id).where(model.name == name)).one()  # type: ignore[attr-defined]
+    assert getattr(user, field) == org_id
+    assert user.role == role and user.display_name == "새 담당자" and user.is_active
+    assert user.password_hash.startswith("$argon2")
+    assert NEW_PASSWORD not in user.password_hash
+
+
+def test_user_add_admin(seeded: Engine) -> None:
+    result = invoke("user", "add", "root2", "--role", "admin", "--password-stdin", input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    user = user_named(seeded, "root2")
+    assert user is not None and user.role == "admin"
+    assert (user.cooperative_id, user.center_id, user.municipality_id) == (None, None, None)
+    assert user.display_name == "root2"  # defaults to the login
+
+
+def test_user_add_password_works_for_login(seeded: Engine) -> None:
+    from app.services.auth import authenticate
+
+    invoke("user", "add", "new-person", "--role", "coop", "--org", "나 마을조합", "--password-stdin",
+           input=NEW_PASSWORD + "\r\n")  # fmt: skip
+    with transaction(seeded) as session:
+        assert authenticate(session=session, login="new-person", password=NEW_PASSWORD).login == "new-person"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--role", "coop", "--org", "없는 조합"], NEW_PASSWORD, "no 조합 named '없는 조합'"),
+        (
+            ["--role", "center", "--org", "가 마을조합"],  # a cooperative's name for a center user
+            NEW_PASSWORD,
+            "no 지원센터 named '가 마을조합'",
+        ),
+        (
+            ["--role", "municipality", "--org", "서울특별시 도시재생지원센터"],
+            NEW_PASSWORD,
+            "no 지자체 named",
+        ),
+        (["--role", "coop"], NEW_PASSWORD, "needs --org"),
+        (["--role", "coop", "--org", "가 마을조합"], "123456789", "10자 이상"),
+        (["--role", "admin", "--org", "가 마을조합"], NEW_PASSWORD, "leave out --org"),
+        (["--role", "ministry"], NEW_PASSWORD, "role 'ministry' is not one of"),
+    ],
+    ids=[
+        "unknown-org",
+        "coop-as-center",
+        "center-as-municipality",
+        "missing-org",
+        "short-password",
+        "admin-with-org",
+        "unknown-role",
+    ],
+)
+def test_user_add_errors(seeded: Engine, args: list[str], stdin: str, message: str) -> None:
+    before = count(seeded, User)
+    result = invoke("user", "add", "new-person", *args, "--password-stdin", input=stdin + "\n")
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert count(seeded, User) == before
+
+
+def test_user_add_without_password_stdin_fails(seeded: Engine) -> None:
+    result = invoke("user", "add", "new-person", "--role", "admin", input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert "--password-stdin" in result.output
+    assert user_named(seeded, "new-person") is None
+
+
+def test_user_add_duplicate_login_fails(seeded: Engine) -> None:
+    result = invoke("user", "add", "coop-a", "--role", "admin", "--password-stdin", input=NEW_PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert "'coop-a' 아이디가 이미 있습니다." in result.output
+
+
+# --- user deactivate --------------------------------------------------------------------------
+
+
+def test_user_deactivate(seeded: Engine) -> None:
+    result = invoke("user", "deactivate", "coop-b")
+    assert result.exit_code == 0, result.output
+    user = user_named(seeded, "coop-b")
+    assert user is not None and user.is_active is False
+    other = user_named(seeded, "coop-a")
+    assert other is not None and other.is_active is True
+
+
+def test_user_deactivate_unknown_login(seeded: Engine) -> None:
+    result = invoke("user", "deactivate", "nobody-here")
+    assert result.exit_code == 1
+    assert "no user with login 'nobody-here'" in result.output
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def test_token_create_then_revoke(seeded: Engine) -> None:
+    result = invoke("token", "create", "center-a")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.startswith("mgl_") and len(token.splitlines()) == 1
+    with Session(seeded) as session:
+        principal = principal_for_token(session=session, token=token)
+    assert principal is not None and principal.login == "center-a"
+
+    result = invoke("token", "revoke", "center-a")
+    assert result.exit_code == 0, result.output
+    assert "revoked 1 token(s)" in result.output
+    with Session(seeded) as session:
+        assert principal_for_token(session=session, token=token) is None
+
+
+def test_token_revoke_leaves_other_users_tokens(seeded: Engine) -> None:
+    mine = invoke("token", "create", "center-a").stdout.strip()
+    theirs = invoke("token", "create", "center-b").stdout.strip()
+    invoke("token", "revoke", "center-a")
+    with Session(seeded) as session:
+        assert principal_for_token(session=session, token=mine) is None
+        assert principal_for_token(session=session, token=theirs) is not None
+
+
+def test_token_of_a_deactivated_user_stops_working(seeded: Engine) -> None:
+    token = invoke("token", "create", "gov-a").stdout.strip()
+    invoke("user", "deactivate", "gov-a")
+    with Session(seeded) as session:
+        assert principal_for_token(session=session, token=token) is None
+
+
+def test_token_create_unknown_login(seeded: Engine) -> None:
+    result = invoke("token", "create", "nobody-here")
+    assert result.exit_code == 1
+    assert "no user with login" in result.output
+
+
+# --- demo load --------------------------------------------------------------------------------
+
+DEMO_COOPS = {
+    "서울 도시재생 사회적협동조합": "서울특별시 용산구",
+    "인천 만부마을 마을관리 사회적협동조합": "인천광역시 남동구",
+    "청주와우 마을관리 사회적협동조합": "충청북도 청주시",
+    "협동조합 상4랑": "서울특별시 동작구",
+    "대구 안심에너지협동조합": "대구광역시 동구",
+    "번암빛돌 마을관리 사회적협동조합": "세종특별자치시",
+}
+SEOUL_CENTER = "서울특별시 도시재생지원센터"
+
+
+def demo_snapshot(engine: Engine) -> dict[str, object]:
+    with Session(engine) as session:
+        coops = session.exec(
+            select(Cooperative.name, Municipality.name, SupportCenter.name)
+            .join(Municipality, Municipality.id == Cooperative.municipality_id)  # type: ignore[arg-type]
+            .join(SupportCenter, SupportCenter.id == Cooperative.support_center_id)  # type: ignore[arg-type]
+        ).all()
+        served = session.exec(
+            select(SupportCenter.name, Municipality.name)
+            .join(CenterMunicipality, CenterMunicipality.center_id == SupportCenter.id)  # type: ignore[arg-type]
+            .join(Municipality, Municipality.id == CenterMunicipality.municipality_id)  # type: ignore[arg-type]
+        ).all()
+        users = session.exec(select(User.login, User.role)).all()
+    return {
+        "coops": sorted(coops),
+        "served": sorted(served),
+        "users": sorted(users),
+        "counts": {m.__name__: count(engine, m) for m in (Cooperative, Municipality, SupportCenter, User)},
+    }
+
+
+def test_demo_load_is_idempotent(cli_db: Engine) -> None:
+    first = invoke("demo", "load")
+    assert first.exit_code == 0, first.output
+    snapshot = demo_snapshot(cli_db)
+    second = invoke("demo", "load")
+    assert second.exit_code == 0, second.output
+    assert demo_snapshot(cli_db) == snapshot
+    assert snapshot["counts"]["Cooperative"] == 6  # type: ignore[index]
+
+
+def test_demo_load_creates_the_guidebook_cases(cli_db: Engine) -> None:
+    assert invoke("demo", "load").exit_code == 0
+    snap = demo_snapshot(cli_db)
+    coops = {name: (muni, center) for name, muni, center in snap["coops"]}  # type: ignore[attr-defined]
+    assert {name: muni for name, (muni, _) in coops.items()} == DEMO_COOPS
+
+    # the Seoul center supports both Seoul cooperatives and serves both Seoul districts
+    assert coops["서울 도시재생 사회적협동조합"][1] == SEOUL_CENTER
+    assert coops["협동조합 상4랑"][1] == SEOUL_CENTER
+    served: dict[str, set[str]] = {}
+    for center, muni in snap["served"]:  # type: ignore[attr-defined]
+        served.setdefault(center, set()).add(muni)
+    assert served[SEOUL_CENTER] == {"서울특별시 용산구", "서울특별시 동작구"}
+
+    # every other region has its own center, which supports that region's cooperative
+    others = {muni for muni in DEMO_COOPS.values() if not muni.startswith("서울")}
+    for name, muni in DEMO_COOPS.items():
+        center = coops[name][1]
+        assert muni in served[center], (name, center)
+        if muni in others:
+            assert center != SEOUL_CENTER
+            assert served[center] == {muni}, center
+    assert len({coops[n][1] for n, m in DEMO_COOPS.items() if m in others}) == len(others)
+    assert len(served) == 1 + len(others)
+
+    # a user for every cooperative, center and region, and one admin
+    roles: dict[str, int] = {}
+    for _, role in snap["users"]:  # type: ignore[attr-defined]
+        roles[role] = roles.get(role, 0) + 1
+    assert roles == {"coop": 6, "center": len(served), "municipality": 6, "admin": 1}
+
+
+def test_demo_users_can_log_in_and_see_their_cooperatives(cli_db: Engine) -> None:
+    from app.services.auth import authenticate
+    from app.services.demo import DEMO_PASSWORD
+    from app.services.orgs import cooperative_rows
+    from app.services.principal import load_principal
+
+    assert invoke("demo", "load").exit_code == 0
+    with transaction(cli_db) as session:
+        user = authenticate(session=session, login="center-seoul", password=DEMO_PASSWORD)
+        assert user.id is not None
+        principal = load_principal(session=session, user_id=user.id)
+        assert principal is not None
+        names = {r.cooperative.name for r in cooperative_rows(session=session, principal=principal)}
+    assert names == {"서울 도시재생 사회적협동조합", "협동조합 상4랑"}
+
+
+def test_demo_load_keeps_existing_data(seeded: Engine) -> None:
+    before = count(seeded, Cooperative)
+    assert invoke("demo", "load").exit_code == 0
+    assert count(seeded, Cooperative) == before + 6
+    assert user_named(seeded, "coop-a") is not None
+
+
+def test_demo_load_is_refused_in_production(cli_db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAEUL_ENV", "production")
+    monkeypatch.setenv("MAEUL_SECRET_KEY", "production-secret-" + "p" * 40)
+    get_settings.cache_clear()
+    result = invoke("demo", "load")
+    assert result.exit_code == 1
+    assert "production" in result.output
+    assert "Traceback" not in result.output
+    assert count(cli_db, Cooperative) == 0
+    assert count(cli_db, User) == 0
