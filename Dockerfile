@@ -22,7 +22,8 @@ COPY app ./app
 COPY migrations ./migrations
 COPY content ./content
 COPY alembic.ini ./
-RUN pip install --no-deps -c requirements.lock . \
+# Editable: the app finds alembic.ini, migrations/ and content/ beside its package in /app.
+RUN pip install --no-deps -e . \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin maeul \
  && mkdir -p /data/uploads && chown -R maeul:maeul /data
 

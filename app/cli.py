@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from app.catalog import Catalog, check_content
 from app.catalog.jsonschema import write_schemas
+from app.config import Settings, get_settings
 from app.models import User
 from app.models.user import ROLES
 
@@ -33,6 +35,20 @@ def main() -> None:
     cli()
 
 
+def _settings() -> Settings:
+    """Settings, or one clear line and exit 1 (not a traceback) when the environment is wrong."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            typer.echo(
+                f"error: settings{': ' + where if where else ''}: {err['msg'].removeprefix('Value error, ')}",
+                err=True,
+            )
+        raise typer.Exit(1) from exc
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -42,10 +58,9 @@ def serve(
     """Apply migrations, check the content, then serve with uvicorn."""
     import uvicorn
 
-    from app.config import get_settings
     from app.migrate import upgrade
 
-    settings = get_settings()
+    settings = _settings()
     _require_valid_content(settings.content_dir)
     upgrade(settings.database_url)
     typer.echo(f"마을길잡이: http://{host}:{port}")
@@ -55,10 +70,9 @@ def serve(
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    from app.config import get_settings
     from app.migrate import upgrade
 
-    upgrade(get_settings().database_url, revision)
+    upgrade(_settings().database_url, revision)
     typer.echo(f"database upgraded to {revision}")
 
 
@@ -99,10 +113,9 @@ def _require_valid_content(directory: Path) -> None:
 
 @contextmanager
 def _unit_of_work() -> Iterator[Session]:
-    from app.config import get_settings
     from app.db import make_engine, transaction
 
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(_settings().database_url)
     try:
         with transaction(engine) as session:
             yield session
@@ -200,10 +213,9 @@ def token_revoke(login: str) -> None:
 @demo_cli.command("load")
 def demo_load() -> None:
     """Load the demo cooperatives, organizations and users (idempotent; refused in production)."""
-    from app.config import get_settings
     from app.services.demo import DEMO_PASSWORD, load_demo
 
-    if get_settings().is_production:
+    if _settings().is_production:
         _fail("demo data is refused when MAEUL_ENV=production")
     with _unit_of_work() as session:
         counts = load_demo(session=session, catalog=_catalog())
@@ -215,6 +227,5 @@ def demo_load() -> None:
 
 def _catalog() -> Catalog:
     from app.catalog import load_catalog
-    from app.config import get_settings
 
-    return load_catalog(get_settings().content_dir)
+    return load_catalog(_settings().content_dir)

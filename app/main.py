@@ -34,6 +34,9 @@ def create_app(
         description="마을관리 사회적협동조합 사업모델 단계별 추진 현황",
         # Refuse oversized bodies before they are parsed; the upload itself is checked exactly.
         max_body_size=settings.max_upload_bytes + 1024 * 1024,
+        # /docs is served by app.routes.docs from vendored files (no CDN); no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.catalog = catalog or load_catalog(settings.content_dir)

@@ -335,3 +335,13 @@ def test_demo_load_is_refused_in_production(cli_db: Engine, monkeypatch: pytest.
     assert "Traceback" not in result.output
     assert count(cli_db, Cooperative) == 0
     assert count(cli_db, User) == 0
+
+
+def test_a_weak_production_secret_is_one_clear_line(cli_db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAEUL_ENV", "production")
+    monkeypatch.setenv("MAEUL_SECRET_KEY", "too-short")
+    get_settings.cache_clear()
+    result = invoke("db", "upgrade")
+    assert result.exit_code == 1
+    assert "MAEUL_SECRET_KEY must be set" in result.output
+    assert "Traceback" not in result.output

@@ -16,3 +16,10 @@ def test_htmx_matches_its_record() -> None:
     assert record["package"] == "htmx.org"
     assert record["version"].startswith("2.0.")
     assert f'version:"{record["version"]}"'.encode() in data
+
+
+def test_every_vendored_file_matches_its_record() -> None:
+    records = json.loads((STATIC / "VENDORED.json").read_text("utf-8"))
+    assert set(records) >= {"htmx.min.js", "swagger/swagger-ui-bundle.js", "swagger/swagger-ui.css"}
+    for name, record in records.items():
+        assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == record["sha256"], name

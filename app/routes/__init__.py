@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from app.routes import admin, api, auth, catalog, cooperatives, health, tracks
+from app.routes import admin, api, auth, catalog, cooperatives, docs, health, tracks
 
 all_routers: list[APIRouter] = [
     health.router,
+    docs.router,
     catalog.router,
     auth.router,
     cooperatives.router,

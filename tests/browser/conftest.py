@@ -15,8 +15,10 @@ import uvicorn
 
 from app.catalog import Catalog
 from app.config import Settings
+from app.db import make_engine, transaction
 from app.main import create_app
 from app.migrate import upgrade
+from app.services.demo import DEMO_PASSWORD, load_demo
 from tests.conftest import IN_CI, _unavailable
 
 CHROMIUM = os.environ.get("MAEUL_CHROMIUM", "/usr/bin/chromium")
@@ -65,11 +67,18 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A real, committed SQLite database (the browser needs data that persists between requests)."""
+def live_settings(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> Settings:
+    """A real, committed SQLite database (the browser needs data that persists between requests),
+    loaded with the demo organizations, users and tracks."""
     base = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{base / 'live.db'}"
     upgrade(url)
+    engine = make_engine(url)
+    try:
+        with transaction(engine) as session:
+            load_demo(session=session, catalog=catalog)
+    finally:
+        engine.dispose()
     return Settings(
         database_url=url,
         content_dir=Path(__file__).resolve().parents[2] / "content",
@@ -105,10 +114,44 @@ def shot():
 
     def take(page, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # caret="initial": hiding the caret leaves style="" on every input, which htmx then copies
+        # onto swapped-in elements with the same id, and our CSP (style-src 'self') reports that.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
         return path
 
     return take
 
 
-__all__ = ["IN_CI", "VIEWPORTS"]
+def login(page, base_url: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Log in through the form, the way a person does, and wait for the landing page."""
+    page.goto(base_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.locator("form.form button[type=submit]").click()
+
+
+def console_errors(page) -> list[str]:
+    """Collect the page's console errors (CSP violations, script errors, failed loads)."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def no_horizontal_overflow(page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+__all__ = ["DEMO_PASSWORD", "IN_CI", "VIEWPORTS", "console_errors", "login", "no_horizontal_overflow"]
+
+
+@pytest.fixture(scope="session")
+def cooperative_ids(live_server: LiveServer) -> dict[str, int]:
+    """Demo cooperative name → id in the live database."""
+    from sqlmodel import Session, select
+
+    from app.models import Cooperative
+
+    with Session(live_server.app.state.engine) as session:
+        return {c.name: c.id for c in session.exec(select(Cooperative)) if c.id is not None}

@@ -159,9 +159,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("api:track_events", "GET"): Case(members(200, anon=401, coop_b=404), params=track, api=True),
     # FastAPI's own documentation routes and the static files are public.
     ("openapi", "GET"): Case(everyone(200)),
-    ("swagger_ui_html", "GET"): Case(everyone(200)),
-    ("swagger_ui_redirect", "GET"): Case(everyone(200)),
-    ("redoc_html", "GET"): Case(everyone(200)),
+    ("docs:swagger", "GET"): Case(everyone(200)),
     ("static", "GET"): Case(everyone(200), params=lambda w: {"path": "app.css"}),
 }
 
