@@ -124,11 +124,19 @@ class RatioOut(BaseModel):
     percent: int
 
 
+class OpenEarlierOut(BaseModel):
+    stage: str = Field(description="A stage with items under way (doing or done)")
+    earlier: str = Field(description="An earlier stage that still has open items")
+    count: int = Field(description="How many applicable items of the earlier stage are not done")
+
+
 class ProgressOut(BaseModel):
     overall: RatioOut
     by_stage: dict[str, RatioOut]
     by_role: dict[str, RatioOut]
     current_stage: str | None = Field(description="prepare | plan | execute; null when every item is done")
+    # The pages flag these ("준비 단계 미완료 항목 N개"); the API left them out.
+    open_earlier: list[OpenEarlierOut]
 
     @classmethod
     def of(cls, progress: Progress) -> ProgressOut:
@@ -174,7 +182,9 @@ class ItemPatch(BaseModel):
     """Fields left out stay as they are; ``version`` is the one you read (0 for a never-touched item)."""
 
     model_config = ConfigDict(extra="forbid")
-    status: Status
+    # Optional like every other field: a PATCH that leaves it out keeps the stored status
+    # (it was required, contradicting the docstring above); an explicit null is still a 422.
+    status: Status | None = None
     version: int = Field(ge=0)
     note: str | None = Field(default=None, max_length=tracking.MAX_NOTE)
     na_reason: str | None = Field(default=None, max_length=tracking.MAX_NA_REASON)

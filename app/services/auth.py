@@ -109,9 +109,7 @@ def authenticate(*, session: Session, login: str, password: str, now: datetime |
 
 def end_sessions(*, session: Session, user_id: int) -> None:
     """Log the user out everywhere: cookies carrying an older epoch stop working."""
-    session.exec(
-        update(User).where(col(User.id) == user_id).values(session_epoch=User.session_epoch + 1)
-    )
+    session.exec(update(User).where(col(User.id) == user_id).values(session_epoch=User.session_epoch + 1))
 
 
 # --- API tokens -----------------------------------------------------------------------------

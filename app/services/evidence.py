@@ -78,6 +78,8 @@ def add_file(
     if kind is None:
         raise FormError({"file": f"'{name}'은(는) 올릴 수 없는 형식입니다. 가능한 형식: {ALLOWED_LABEL}"})
     head = stream.read(16)
+    if not head:  # checked before the leading bytes, which an empty file can never match
+        raise FormError({"file": "빈 파일은 올릴 수 없습니다."})
     if not any(head.startswith(m) for m in kind.magic) or (
         Path(name).suffix.lower() == ".webp" and head[8:12] != b"WEBP"
     ):

@@ -49,6 +49,10 @@ class Progress:
             "by_stage": {k: v.as_dict() for k, v in self.by_stage.items()},
             "by_role": {k: v.as_dict() for k, v in self.by_role.items()},
             "current_stage": self.current_stage,
+            # Part of the progress the pages show ("준비 단계 미완료 항목 N개"): the API serves it too.
+            "open_earlier": [
+                {"stage": f.stage, "earlier": f.earlier, "count": f.count} for f in self.open_earlier
+            ],
         }
 
 

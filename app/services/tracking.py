@@ -359,8 +359,10 @@ def _validate(changes: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str
         errors["status"] = f"'{after['status']}'은(는) 알 수 없는 상태입니다 (todo, doing, done, na 중 하나)."
     if after["due_date"] is not None and not isinstance(after["due_date"], date):
         errors["due_date"] = "날짜 형식(YYYY-MM-DD)으로 입력하세요."
-    if after["status"] != "na" and "na_reason" not in changes:
-        after["na_reason"] = ""  # a reason belongs to 해당 없음 only
+    if after["status"] != "na":
+        # A reason belongs to 해당 없음 only, even when sent: the details form always posts the
+        # prefilled reason, which kept a stale one after leaving 해당 없음.
+        after["na_reason"] = ""
     if after["status"] == "na" and not after.get("na_reason"):
         errors["na_reason"] = "'해당 없음'으로 표시하려면 사유를 적어야 합니다."
     if errors:
@@ -473,9 +475,10 @@ def verify_item(
         who = "지자체" if role == "municipality" else "도시재생지원센터"
         raise ForbiddenError(f"이 항목은 {who}가 확인합니다.")
     state = _current_state(session, track.id, item_key)
-    if state is None or state.version != version:
+    # A never-touched item is version 0: only another version is stale; at 0 it is simply not done.
+    if (state.version if state else 0) != version:
         raise ConflictError(state)
-    if state.status != "done":
+    if state is None or state.status != "done":
         raise FormError({"status": "완료된 항목만 확인할 수 있습니다."})
     if state.verified_at is not None:
         raise FormError({"status": "이미 확인된 항목입니다."})

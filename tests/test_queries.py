@@ -1,0 +1,177 @@
+"""Rule 10: list and detail pages load in a fixed number of SQL statements, whatever the rows.
+
+Statements are counted with a ``before_cursor_execute`` listener on the test engine while one
+request runs; SAVEPOINT/RELEASE of the test's per-request unit count too, the same every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+
+from app.catalog import Catalog
+from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track
+from app.models.base import utcnow
+from tests.factories import World, login
+from tests.fixtures.tracking_helpers import HUB, hub
+
+# Measured on both backends; a change here means a page started issuing per-row queries
+# (or saved one): update the number only after reading the statements the failure lists.
+TRACK_PAGE_STATEMENTS = {"sqlite": 8, "postgresql": 8}
+COOPERATIVES_PAGE_STATEMENTS = {"sqlite": 6, "postgresql": 6}
+
+
+@contextmanager
+def count_statements(engine: Engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_for(client: TestClient, engine: Engine, path: str) -> list[str]:
+    client.get(path)  # warm-up: nothing first-time is counted
+    with count_statements(engine) as statements:
+        r = client.get(path)
+    assert r.status_code == 200
+    return statements
+
+
+def bare_track(db: Session, world: World, cooperative: Cooperative) -> Track:
+    """A track with no events at all (made directly, not through the service)."""
+    track = Track(cooperative_id=cooperative.id, model_key=HUB, created_by_id=world.users["admin"].id)  # type: ignore[arg-type]
+    db.add(track)
+    db.flush()
+    return track
+
+
+def small_track(db: Session, world: World) -> Track:
+    track = bare_track(db, world, world.coop_a)
+    db.add(ItemState(track_id=track.id, item_key="governance", status="doing", version=1))  # type: ignore[arg-type]
+    db.flush()
+    return track
+
+
+def big_track(db: Session, world: World, catalog: Catalog) -> Track:
+    """Every item touched (and verified), 3 files and 2 comments per item, 200 events."""
+    track = bare_track(db, world, world.coop_b)
+    coop, center = world.users["coop_b"].id, world.users["center_b"].id
+    now = utcnow()
+    keys = [item.key for _, item in hub(catalog).items]
+    for key in keys:
+        db.add(
+            ItemState(
+                track_id=track.id,  # type: ignore[arg-type]
+                item_key=key,
+                status="done",
+                version=3,
+                assignee="담당",
+                note="메모",
+                due_date=(now - timedelta(days=3)).date(),
+                updated_by_id=coop,
+                verified_by_id=center,
+                verified_at=now,
+            )
+        )
+        for n in range(3):
+            db.add(
+                Evidence(
+                    track_id=track.id,  # type: ignore[arg-type]
+                    item_key=key,
+                    kind="file",
+                    title=f"증빙{n}.pdf",
+                    stored_name=f"{n:032x}",
+                    content_type="application/pdf",
+                    size=1234,
+                    created_by_id=coop,
+                )
+            )
+        for n in range(2):
+            db.add(
+                Comment(track_id=track.id, item_key=key, author_id=center if n else coop, body=f"의견 {n}")
+            )  # type: ignore[arg-type]
+    for n in range(200):
+        db.add(
+            Event(
+                actor_id=coop if n % 2 else center,
+                cooperative_id=world.coop_b.id,  # type: ignore[arg-type]
+                track_id=track.id,
+                item_key=keys[n % len(keys)],
+                action="item_updated",
+                changes={"note": [f"{n}", f"{n + 1}"]},
+            )
+        )
+    db.flush()
+    return track
+
+
+def test_the_track_page_query_count_does_not_grow_with_rows(
+    client: TestClient, db: Session, world: World, catalog: Catalog, engine: Engine, backend: str
+) -> None:
+    small = small_track(db, world)
+    big = big_track(db, world, catalog)
+    login(client, "admin")
+
+    few = statements_for(client, engine, f"/tracks/{small.id}")
+    many = statements_for(client, engine, f"/tracks/{big.id}")
+    assert client.get(f"/tracks/{big.id}").text.count("증빙2.pdf") == 12  # the rows really rendered
+
+    assert len(few) == len(many), "\n".join(many)
+    assert len(many) == TRACK_PAGE_STATEMENTS[backend], "\n".join(many)
+
+
+def test_the_cooperative_list_query_count_does_not_grow_with_cooperatives(
+    client: TestClient, db: Session, world: World, engine: Engine, backend: str
+) -> None:
+    for coop in (world.coop_a, world.coop_b):
+        track = bare_track(db, world, coop)
+        db.add(ItemState(track_id=track.id, item_key="governance", status="done", version=1))  # type: ignore[arg-type]
+    login(client, "admin")
+    two = statements_for(client, engine, "/cooperatives")
+
+    for n in range(28):
+        coop = Cooperative(
+            name=f"조합 {n:02d}",
+            municipality_id=world.muni_a.id if n % 2 else world.muni_b.id,  # type: ignore[arg-type]
+            support_center_id=world.center_a.id if n % 3 else None,
+        )
+        db.add(coop)
+        db.flush()
+        track = bare_track(db, world, coop)
+        db.add(ItemState(track_id=track.id, item_key="governance", status="done", version=1))  # type: ignore[arg-type]
+    db.flush()
+    page = client.get("/cooperatives").text
+    assert page.count('href="/cooperatives/') >= 30  # every cooperative is on the page
+
+    thirty = statements_for(client, engine, "/cooperatives")
+    assert len(two) == len(thirty), "\n".join(thirty)
+    assert len(thirty) == COOPERATIVES_PAGE_STATEMENTS[backend], "\n".join(thirty)
+
+
+@pytest.mark.parametrize("path", ["/tracks/{id}/events", "/api/v1/tracks/{id}"])
+def test_other_track_views_are_constant_too(
+    client: TestClient, db: Session, world: World, catalog: Catalog, engine: Engine, path: str
+) -> None:
+    from app.services.auth import create_token
+
+    small = small_track(db, world)
+    big = big_track(db, world, catalog)
+    login(client, "admin")
+    token = create_token(session=db, user=world.users["admin"]).token
+    client.headers["Authorization"] = f"Bearer {token}"
+    few = statements_for(client, engine, path.format(id=small.id))
+    many = statements_for(client, engine, path.format(id=big.id))
+    assert len(few) == len(many), "\n".join(many)
