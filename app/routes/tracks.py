@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -111,6 +112,35 @@ def _after_item_change(
     return redirect(request, f"{url}#item-{item_key}")
 
 
+def _item_action(
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    ctx: CurrentTrack,
+    item_key: str,
+    action: Callable[[], object],
+    *,
+    open_details: bool = False,
+) -> Response:
+    """Run one change to an item and answer with the row: 409 for a stale version, 422 for bad input."""
+    try:
+        action()
+    except ConflictError as exc:
+        return _after_item_change(
+            request,
+            session,
+            user,
+            ctx,
+            item_key,
+            status_code=409,
+            message=exc.message,
+            open_details=open_details,
+        )
+    except FormError as exc:
+        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
+    return _after_item_change(request, session, user, ctx, item_key, open_details=open_details)
+
+
 @router.post("/cooperatives/{cooperative_id}/tracks", name="tracks:start")
 def start_track(
     request: Request,
@@ -167,9 +197,13 @@ async def update_item(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, item_key: str
 ) -> Response:
     form = await request.form()
-    open_details = form.get("from_details") == "1"
-    try:
-        tracking.update_item(
+    return _item_action(
+        request,
+        session,
+        user,
+        ctx,
+        item_key,
+        lambda: tracking.update_item(
             session=session,
             principal=user,
             track=ctx.track,
@@ -177,21 +211,9 @@ async def update_item(
             item_key=item_key,
             version=_form_version(form),
             changes=_form_changes(form),
-        )
-    except ConflictError as exc:
-        return _after_item_change(
-            request,
-            session,
-            user,
-            ctx,
-            item_key,
-            status_code=409,
-            message=exc.message,
-            open_details=open_details,
-        )
-    except FormError as exc:
-        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
-    return _after_item_change(request, session, user, ctx, item_key, open_details=open_details)
+        ),
+        open_details=form.get("from_details") == "1",
+    )
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/verify", name="tracks:verify")
@@ -199,20 +221,21 @@ async def verify_item(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, item_key: str
 ) -> Response:
     form = await request.form()
-    try:
-        tracking.verify_item(
+    return _item_action(
+        request,
+        session,
+        user,
+        ctx,
+        item_key,
+        lambda: tracking.verify_item(
             session=session,
             principal=user,
             track=ctx.track,
             model=ctx.model,
             item_key=item_key,
             version=_form_version(form),
-        )
-    except ConflictError as exc:
-        return _after_item_change(request, session, user, ctx, item_key, status_code=409, message=exc.message)
-    except FormError as exc:
-        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
-    return _after_item_change(request, session, user, ctx, item_key)
+        ),
+    )
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/comments", name="tracks:comment")
@@ -224,13 +247,17 @@ def add_comment(
     item_key: str,
     body: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        tracking.add_comment(
+    return _item_action(
+        request,
+        session,
+        user,
+        ctx,
+        item_key,
+        lambda: tracking.add_comment(
             session=session, principal=user, track=ctx.track, model=ctx.model, item_key=item_key, body=body
-        )
-    except FormError as exc:
-        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
-    return _after_item_change(request, session, user, ctx, item_key, open_details=True)
+        ),
+        open_details=True,
+    )
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/evidence", name="tracks:add_evidence")
@@ -245,9 +272,9 @@ def add_evidence(
     url: Annotated[str, Form()] = "",
     title: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
+    def add() -> object:
         if file is not None and file.filename:
-            evidence_service.add_file(
+            return evidence_service.add_file(
                 session=session,
                 principal=user,
                 track=ctx.track,
@@ -258,8 +285,8 @@ def add_evidence(
                 upload_dir=settings.upload_dir,
                 max_bytes=settings.max_upload_bytes,
             )
-        elif url.strip():
-            evidence_service.add_link(
+        if url.strip():
+            return evidence_service.add_link(
                 session=session,
                 principal=user,
                 track=ctx.track,
@@ -268,11 +295,9 @@ def add_evidence(
                 url=url,
                 title=title,
             )
-        else:
-            raise FormError({"file": "올릴 파일을 고르거나 링크 주소를 입력하세요."})
-    except FormError as exc:
-        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
-    return _after_item_change(request, session, user, ctx, item_key, open_details=True)
+        raise FormError({"file": "올릴 파일을 고르거나 링크 주소를 입력하세요."})
+
+    return _item_action(request, session, user, ctx, item_key, add, open_details=True)
 
 
 @router.post("/tracks/{track_id}/evidence/{evidence_id}/remove", name="tracks:remove_evidence")

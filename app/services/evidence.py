@@ -16,7 +16,7 @@ from app.models import Evidence, Track
 from app.models.base import utcnow
 from app.services.errors import ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
-from app.services.tracking import _append_event, _item_or_404, can_edit_item
+from app.services.tracking import _item_or_404, append_event, can_edit_item
 
 CHUNK = 1024 * 1024
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and HWP 5 compound files
@@ -122,11 +122,10 @@ def add_file(
     )
     session.add(evidence)
     session.flush()
-    _append_event(
+    append_event(
         session,
         principal=principal,
-        cooperative_id=track.cooperative_id,
-        track_id=track.id,
+        track=track,
         item_key=item_key,
         action="evidence_added",
         changes={"evidence": [None, name], "size": size},
@@ -164,11 +163,10 @@ def add_link(
     )
     session.add(evidence)
     session.flush()
-    _append_event(
+    append_event(
         session,
         principal=principal,
-        cooperative_id=track.cooperative_id,
-        track_id=track.id,
+        track=track,
         item_key=item_key,
         action="evidence_added",
         changes={"evidence": [None, title], "url": url},
@@ -201,11 +199,10 @@ def remove_evidence(
     evidence.removed_at = now or utcnow()
     session.add(evidence)
     session.flush()
-    _append_event(
+    append_event(
         session,
         principal=principal,
-        cooperative_id=track.cooperative_id,
-        track_id=track.id,
+        track=track,
         item_key=evidence.item_key,
         action="evidence_removed",
         changes={"evidence": [evidence.title, None]},

@@ -90,22 +90,22 @@ def get_visible_track(
     return (row[0], row[1]) if row else None
 
 
-def _append_event(
+def append_event(
     session: Session,
     *,
     principal: Principal | None,
-    cooperative_id: int,
+    track: Track,
     action: str,
-    track_id: int | None = None,
     item_key: str | None = None,
     changes: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Event:
+    """Append one entry to the log: the only way events are written (they are never changed)."""
     event = Event(
         at=now or utcnow(),
         actor_id=principal.id if principal else None,
-        cooperative_id=cooperative_id,
-        track_id=track_id,
+        cooperative_id=track.cooperative_id,
+        track_id=track.id,
         item_key=item_key,
         action=action,
         changes=dict(changes or {}),
@@ -138,11 +138,10 @@ def start_track(
             session.flush()
     except IntegrityError as exc:  # a concurrent request started the same track
         raise FormError({"model": f"이미 '{model.title}' 사업을 추진 중입니다."}) from exc
-    _append_event(
+    append_event(
         session,
         principal=principal,
-        cooperative_id=cooperative.id,
-        track_id=track.id,
+        track=track,
         action="track_started",
         changes={"model": model_key},
     )
@@ -370,6 +369,20 @@ def _validate(changes: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str
     return after
 
 
+def _versioned_update(session: Session, state: ItemState, *, version: int, values: Mapping[str, Any]) -> None:
+    """UPDATE … WHERE version = the one read: atomic on both backends, so of two writers
+    holding the same version exactly one succeeds and the other gets ConflictError."""
+    result = session.exec(
+        update(ItemState)
+        .where(col(ItemState.id) == state.id, col(ItemState.version) == version)
+        .values(**values)
+    )
+    session.expire(state)
+    if result.rowcount != 1:  # someone else wrote between our read and our update
+        raise ConflictError(_current_state(session, state.track_id, state.item_key))
+    session.refresh(state)
+
+
 def update_item(
     *,
     session: Session,
@@ -431,22 +444,12 @@ def update_item(
         }
         if clears_verification:
             values |= {"verified_by_id": None, "verified_at": None}
-        result = session.exec(
-            update(ItemState)
-            .where(col(ItemState.id) == state.id, col(ItemState.version) == stored_version)
-            .values(**values)
-        )
-        if result.rowcount != 1:  # someone else wrote between our read and our update
-            session.expire(state)
-            raise ConflictError(_current_state(session, track.id, item_key))
-        session.expire(state)
-        session.refresh(state)
+        _versioned_update(session, state, version=stored_version, values=values)
 
-    _append_event(
+    append_event(
         session,
         principal=principal,
-        cooperative_id=track.cooperative_id,
-        track_id=track.id,
+        track=track,
         item_key=item_key,
         action="item_updated",
         changes=diff,
@@ -483,21 +486,16 @@ def verify_item(
     if state.verified_at is not None:
         raise FormError({"status": "이미 확인된 항목입니다."})
     now = now or utcnow()
-    result = session.exec(
-        update(ItemState)
-        .where(col(ItemState.id) == state.id, col(ItemState.version) == version)
-        .values(verified_by_id=principal.id, verified_at=now, version=version + 1)
+    _versioned_update(
+        session,
+        state,
+        version=version,
+        values={"verified_by_id": principal.id, "verified_at": now, "version": version + 1},
     )
-    if result.rowcount != 1:
-        session.expire(state)
-        raise ConflictError(_current_state(session, track.id, item_key))
-    session.expire(state)
-    session.refresh(state)
-    _append_event(
+    append_event(
         session,
         principal=principal,
-        cooperative_id=track.cooperative_id,
-        track_id=track.id,
+        track=track,
         item_key=item_key,
         action="verified",
         changes={"verified": [False, True]},
@@ -530,11 +528,10 @@ def add_comment(
     )
     session.add(comment)
     session.flush()
-    _append_event(
+    append_event(
         session,
         principal=principal,
-        cooperative_id=track.cooperative_id,
-        track_id=track.id,
+        track=track,
         item_key=item_key,
         action="comment",
         changes={"comment": body},
