@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
@@ -52,6 +53,15 @@ def get_business_model(model_key: str, catalog: CatalogDep) -> BusinessModel:
 
 
 CurrentModel = Annotated[BusinessModel, Depends(get_business_model)]
+
+
+async def get_form(request: Request) -> FormData:
+    """The parsed form, read asynchronously so that handlers can stay plain ``def``
+    (run in the thread pool, not blocking the event loop with database work)."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(get_form)]
 
 
 # --- HTML pages: session cookie, CSRF ------------------------------------------------------

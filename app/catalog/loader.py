@@ -176,8 +176,9 @@ def _check_model(filename: str, model: BusinessModel, actor_keys: set[str], prob
                 problems.append(f"{filename}: {path}.support[{si}]: {role!r} is already the lead")
 
 
-def check_content(directory: Path) -> tuple[Catalog | None, list[str]]:
+def check_content(directory: Path | str) -> tuple[Catalog | None, list[str]]:
     """Validate a content folder; return the catalog (when valid) and the problems."""
+    directory = Path(directory)
     problems: list[str] = []
     if not directory.is_dir():
         return None, [f"{directory}: content folder not found"]
@@ -232,7 +233,7 @@ def check_content(directory: Path) -> tuple[Catalog | None, list[str]]:
     return Catalog.build(about, models, actors), []
 
 
-def load_catalog(directory: Path) -> Catalog:
+def load_catalog(directory: Path | str) -> Catalog:
     catalog, problems = check_content(directory)
     if catalog is None:
         raise ContentError(problems)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
-from app.deps import AdminUser, SessionDep, html_router
+from app.deps import AdminUser, FormDep, SessionDep, html_router
 from app.models import Cooperative, Municipality, SupportCenter, User
 from app.models.user import ROLE_LABELS, ROLES
 from app.services import orgs
@@ -138,11 +138,7 @@ def _values_of(kind: str, obj: Any, session: Session) -> dict[str, Any]:
     return values
 
 
-Saver = Callable[..., Any]
-
-
-async def _save(request: Request, session: Session, kind: str, obj: Any | None) -> Any:
-    form = await request.form()
+def _save(form: FormData, session: Session, kind: str, obj: Any | None) -> Any:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     if kind == "municipalities":
         return orgs.save_municipality(session=session, values=values, municipality=obj)
@@ -204,16 +200,20 @@ def new(request: Request, session: SessionDep, admin: AdminUser, kind: str) -> R
     return _form_page(request, session, _check_kind(kind), None, {})
 
 
+def _resubmitted(form: FormData) -> dict[str, Any]:
+    """What the person typed, to show again with the errors (never the password)."""
+    values = {k: form.getlist(k) if k == "municipality_ids" else form.get(k) for k in form}
+    values.pop("password", None)
+    return values
+
+
 @router.post("/{kind}", name="admin:create")
-async def create(request: Request, session: SessionDep, admin: AdminUser, kind: str) -> Response:
+def create(request: Request, session: SessionDep, admin: AdminUser, form: FormDep, kind: str) -> Response:
     _check_kind(kind)
     try:
-        await _save(request, session, kind, None)
+        _save(form, session, kind, None)
     except orgs.FormError as exc:
-        form = await request.form()
-        values = {k: form.getlist(k) if k == "municipality_ids" else form.get(k) for k in form}
-        values.pop("password", None)
-        return _form_page(request, session, kind, None, values, exc.errors, status_code=422)
+        return _form_page(request, session, kind, None, _resubmitted(form), exc.errors, status_code=422)
     return redirect(request, str(request.app.url_path_for("admin:index")) + f"#{kind}")
 
 
@@ -224,22 +224,22 @@ def edit(request: Request, session: SessionDep, admin: AdminUser, kind: str, obj
 
 
 @router.post("/{kind}/{obj_id}", name="admin:update")
-async def update(request: Request, session: SessionDep, admin: AdminUser, kind: str, obj_id: int) -> Response:
+def update(
+    request: Request, session: SessionDep, admin: AdminUser, form: FormDep, kind: str, obj_id: int
+) -> Response:
     obj = _load(session, _check_kind(kind), obj_id)
     try:
-        await _save(request, session, kind, obj)
+        _save(form, session, kind, obj)
     except orgs.FormError as exc:
-        form = await request.form()
-        values = {k: form.getlist(k) if k == "municipality_ids" else form.get(k) for k in form}
-        values.pop("password", None)
-        return _form_page(request, session, kind, obj, values, exc.errors, status_code=422)
+        return _form_page(request, session, kind, obj, _resubmitted(form), exc.errors, status_code=422)
     return redirect(request, str(request.app.url_path_for("admin:index")) + f"#{kind}")
 
 
 @router.post("/users/{obj_id}/active", name="admin:set_active")
-async def set_active(request: Request, session: SessionDep, admin: AdminUser, obj_id: int) -> Response:
+def set_active(
+    request: Request, session: SessionDep, admin: AdminUser, form: FormDep, obj_id: int
+) -> Response:
     user = _load(session, "users", obj_id)
-    form = await request.form()
     active = form.get("active") == "1"
     if not active and user.id == admin.id:
         raise HTTPException(status_code=400, detail="자기 자신의 계정은 비활성화할 수 없습니다.")

@@ -324,7 +324,7 @@ def _one_item(session: SessionDep, ctx: CurrentTrack, item_key: str) -> ItemOut:
     assert ctx.track.id is not None  # noqa: S101
     item = ctx.model.item(item_key)
     assert item is not None  # noqa: S101 - update_item raised NotFoundError otherwise
-    states = tracking.states_with_names(session=session, track_id=ctx.track.id)
+    states = tracking.states_with_names(session=session, track_id=ctx.track.id, item_key=item_key)
     return _item_out(ctx.model.item_stage[item_key], item, states.get(item_key))
 
 

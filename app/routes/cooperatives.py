@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from app.deps import CatalogDep, CurrentCooperative, CurrentUser, SessionDep, html_router
-from app.services.orgs import cooperative_row, cooperative_rows
+from app.services.orgs import cooperative_row, cooperative_rows, count_cooperatives
 from app.services.tracking import can_start_track, track_summaries
 from app.templating import render
 
 router = html_router(tags=["cooperatives"])
 
 
+PAGE_SIZE = 50
+
+
 @router.get("/cooperatives", name="coops:list")
 def cooperative_list(
-    request: Request, session: SessionDep, user: CurrentUser, catalog: CatalogDep
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    catalog: CatalogDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    rows = cooperative_rows(session=session, principal=user)
+    total = count_cooperatives(session=session, principal=user)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)
+    rows = cooperative_rows(session=session, principal=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     tracks = track_summaries(
         session=session, catalog=catalog, cooperative_ids=[r.cooperative.id for r in rows if r.cooperative.id]
     )
-    return render(request, "pages/cooperatives.html", {"rows": rows, "tracks": tracks})
+    return render(
+        request,
+        "pages/cooperatives.html",
+        {
+            "rows": rows,
+            "tracks": tracks,
+            "pager": {"page": page, "pages": pages, "total": total, "first": (page - 1) * PAGE_SIZE + 1},
+        },
+        blocks=["coop_table"],
+    )
 
 
 @router.get("/cooperatives/{cooperative_id}", name="coops:detail")

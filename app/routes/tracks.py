@@ -18,6 +18,7 @@ from app.deps import (
     CurrentCooperative,
     CurrentTrack,
     CurrentUser,
+    FormDep,
     SessionDep,
     SettingsDep,
     html_router,
@@ -193,10 +194,9 @@ def _form_version(form: FormData) -> int:
 
 
 @router.post("/tracks/{track_id}/items/{item_key}", name="tracks:update_item")
-async def update_item(
-    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, item_key: str
+def update_item(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
 ) -> Response:
-    form = await request.form()
     return _item_action(
         request,
         session,
@@ -217,10 +217,9 @@ async def update_item(
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/verify", name="tracks:verify")
-async def verify_item(
-    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, item_key: str
+def verify_item(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
 ) -> Response:
-    form = await request.form()
     return _item_action(
         request,
         session,

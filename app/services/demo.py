@@ -168,7 +168,7 @@ def load_demo(*, session: Session, catalog: Catalog) -> dict[str, int]:
         _user(session, login, f"{mname} 도시재생과", "municipality", pw, municipality_id=munis[mname].id)  # type: ignore[attr-defined]
     for cname, login in CENTER_LOGINS.items():
         _user(session, login, f"{cname} 코디네이터", "center", pw, center_id=centers[cname].id)  # type: ignore[attr-defined]
-    _user(session, "admin", "운영 관리자", "admin", pw)
+    _user(session, "admin", "마을길잡이 운영팀", "admin", pw)
     session.flush()
     tracks = sum(_demo_track(session, catalog, c, coops[c.name]) for c in COOPS)
     return {

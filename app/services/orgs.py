@@ -15,7 +15,7 @@ from app.models.user import ROLE_LABELS, ROLES
 from app.services.auth import MIN_PASSWORD_LENGTH, PasswordTooShortError, hash_password
 from app.services.errors import FormError
 from app.services.principal import Principal
-from app.services.visibility import visible_cooperatives
+from app.services.visibility import cooperative_scope, visible_cooperatives
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,26 @@ class CooperativeRow:
     support_center: str | None
 
 
-def cooperative_rows(*, session: Session, principal: Principal) -> list[CooperativeRow]:
+def cooperative_rows(
+    *, session: Session, principal: Principal, limit: int | None = None, offset: int = 0
+) -> list[CooperativeRow]:
     """The visible cooperatives with their region and center names, in one query."""
     stmt = (
         visible_cooperatives(principal)
         .join(Municipality, Municipality.id == Cooperative.municipality_id)  # type: ignore[arg-type]
         .outerjoin(SupportCenter, SupportCenter.id == Cooperative.support_center_id)  # type: ignore[arg-type]
         .add_columns(col(Municipality.name), col(SupportCenter.name))
-        .order_by(Municipality.sido, Cooperative.name)
+        .order_by(col(Municipality.sido), col(Cooperative.name), col(Cooperative.id))
+        .offset(offset)
+        .limit(limit)
     )
     return [CooperativeRow(c, m, s) for c, m, s in session.execute(stmt).all()]
+
+
+def count_cooperatives(*, session: Session, principal: Principal) -> int:
+    return int(
+        session.exec(select(func.count()).select_from(Cooperative).where(cooperative_scope(principal))).one()
+    )
 
 
 def cooperative_row(*, session: Session, cooperative: Cooperative) -> CooperativeRow:

@@ -241,18 +241,23 @@ class EventRow:
     model_title: str | None = None
 
 
+# Built once: creating aliases per request costs more than the query they join.
+_UPDATER, _VERIFIER = aliased(User), aliased(User)
+
+
 def states_with_names(
-    *, session: Session, track_id: int
+    *, session: Session, track_id: int, item_key: str | None = None
 ) -> dict[str, tuple[ItemState, str | None, str | None]]:
-    """Item key → (state, updated by, verified by) for one track, in one query."""
-    updater, verifier = aliased(User), aliased(User)
-    rows = session.exec(
-        select(ItemState, updater.display_name, verifier.display_name)
-        .outerjoin(updater, col(updater.id) == col(ItemState.updated_by_id))
-        .outerjoin(verifier, col(verifier.id) == col(ItemState.verified_by_id))
+    """Item key → (state, updated by, verified by) for one track (or one of its items), in one query."""
+    stmt = (
+        select(ItemState, _UPDATER.display_name, _VERIFIER.display_name)
+        .outerjoin(_UPDATER, col(_UPDATER.id) == col(ItemState.updated_by_id))
+        .outerjoin(_VERIFIER, col(_VERIFIER.id) == col(ItemState.verified_by_id))
         .where(ItemState.track_id == track_id)
-    ).all()
-    return {s.item_key: (s, u, v) for s, u, v in rows}
+    )
+    if item_key is not None:
+        stmt = stmt.where(ItemState.item_key == item_key)
+    return {s.item_key: (s, u, v) for s, u, v in session.exec(stmt).all()}
 
 
 def load_track_view(

@@ -50,7 +50,7 @@ ROLES = {
         "지자체 · 서울특별시 용산구",
         (SEOUL,),
     ),
-    "admin": Role("admin", "운영 관리자", "운영 관리자", tuple(ALL_COOPS)),
+    "admin": Role("admin", "마을길잡이 운영팀", "운영 관리자", tuple(ALL_COOPS)),
 }
 
 
