@@ -21,6 +21,7 @@ RUN mkdir -p app && touch app/__init__.py \
 COPY app ./app
 COPY migrations ./migrations
 COPY content ./content
+COPY vendor ./vendor
 COPY alembic.ini ./
 # Editable: the app finds alembic.ini, migrations/ and content/ beside its package in /app.
 RUN pip install --no-deps -e . \

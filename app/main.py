@@ -17,6 +17,8 @@ from app.routes import all_routers
 from app.security import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Third-party assets kept out of the app package (Swagger UI for /docs).
+SWAGGER_DIR = Path(__file__).resolve().parent.parent / "vendor" / "swagger-ui"
 SESSION_COOKIE = "maeul_session"
 
 
@@ -51,6 +53,8 @@ def create_app(
         max_age=60 * 60 * 12,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    # Before /static, which would otherwise match these paths first.
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     for router in all_routers:

@@ -26,8 +26,8 @@ def swagger_ui(request: Request) -> HTMLResponse:
     page = get_swagger_ui_html(
         openapi_url=str(static("openapi")),
         title="마을길잡이 API",
-        swagger_js_url=str(static("static", path="swagger/swagger-ui-bundle.js")),
-        swagger_css_url=str(static("static", path="swagger/swagger-ui.css")),
+        swagger_js_url=str(static("swagger", path="swagger-ui-bundle.js")),
+        swagger_css_url=str(static("swagger", path="swagger-ui.css")),
         swagger_favicon_url=str(static("static", path="favicon.svg")),
         oauth2_redirect_url=None,
     )

@@ -161,6 +161,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("openapi", "GET"): Case(everyone(200)),
     ("docs:swagger", "GET"): Case(everyone(200)),
     ("static", "GET"): Case(everyone(200), params=lambda w: {"path": "app.css"}),
+    ("swagger", "GET"): Case(everyone(200), params=lambda w: {"path": "swagger-ui.css"}),
 }
 
 
