@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -25,7 +23,7 @@ from app.deps import (
 )
 from app.models.tracking import STATUSES
 from app.services import evidence as evidence_service
-from app.services import tracking
+from app.services import exports, tracking
 from app.services.errors import ConflictError, FormError
 from app.services.orgs import cooperative_row
 from app.services.principal import Principal
@@ -358,42 +356,12 @@ def track_events(
 @router.get("/tracks/{track_id}/events.csv", name="tracks:events_csv")
 def track_events_csv(session: SessionDep, user: CurrentUser, ctx: CurrentTrack) -> Response:
     events = tracking.list_events(session=session, model=ctx.model, track_id=ctx.track.id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "at", "actor", "action", "item_key", "item", "retired", "changes"])
-    for row in events:
-        e = row.event
-        writer.writerow(
-            [
-                e.id,
-                e.at.isoformat(),
-                row.actor or "",
-                e.action,
-                e.item_key or "",
-                row.item_text or "",
-                "yes" if row.retired else "",
-                _csv_changes(e.changes),
-            ]
-        )
     filename = f"track-{ctx.track.id}-{ctx.model.key}-events.csv"
-    # BOM: Excel opens UTF-8 Korean correctly only with it.
     return Response(
-        "\ufeff" + out.getvalue(),
+        exports.events_csv(events),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def _csv_changes(changes: dict[str, Any]) -> str:
-    parts = []
-    for field, value in changes.items():
-        if isinstance(value, list) and len(value) == 2:
-            parts.append(
-                f"{field}: {value[0] if value[0] is not None else ''} → {value[1] if value[1] is not None else ''}"
-            )
-        else:
-            parts.append(f"{field}: {value}")
-    return "; ".join(parts)
 
 
 @router.get("/cooperatives/{cooperative_id}/events", name="coops:events")
