@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -39,6 +39,20 @@ def get_catalog(request: Request) -> Catalog:
 def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+# Database ids in URLs: positive and within a 32-bit integer column, so an absurd number is a
+# 422 rather than an overflow in the driver.
+MAX_ID = 2**31 - 1
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def parse_id(value: object) -> int | None:
+    """A form value as a database id, or None (ASCII digits only: '²'.isdigit() is True)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID:
+        return int(value)
+    return None
 
 
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
@@ -77,6 +91,24 @@ def csrf_token(request: Request) -> str:
         token = secrets.token_urlsafe(32)
         request.session[SESSION_CSRF] = token
     return str(token)
+
+
+FORM_OVERHEAD = 1024 * 1024  # the rest of a multipart form around the file
+
+
+def limit_body(request: Request) -> None:
+    """Refuse an oversized upload up front, as a Korean page or JSON like every other error.
+
+    FastAPI's own max_body_size stays as the backstop for bodies without a Content-Length;
+    its plain-text 413 comes from outside our error handlers.
+    """
+    settings: Settings = request.app.state.settings
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > settings.max_upload_bytes + FORM_OVERHEAD:
+        raise HTTPException(
+            status_code=413,
+            detail=f"올린 내용이 너무 큽니다. 파일 한 개는 {settings.max_upload_mb}MB 이하여야 합니다.",
+        )
 
 
 async def csrf_protect(request: Request) -> None:
@@ -118,7 +150,7 @@ def html_router(**kwargs: object) -> APIRouter:
     Pages are not part of the OpenAPI schema, which documents the JSON API only.
     """
     return APIRouter(
-        dependencies=[Depends(csrf_protect), Depends(load_user)],
+        dependencies=[Depends(limit_body), Depends(csrf_protect), Depends(load_user)],
         include_in_schema=False,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -180,7 +212,7 @@ Actor = Annotated[Principal, Depends(current_principal)]
 # --- load-or-404 ---------------------------------------------------------------------------
 
 
-def get_current_cooperative(cooperative_id: int, session: SessionDep, principal: Actor) -> Cooperative:
+def get_current_cooperative(cooperative_id: PathId, session: SessionDep, principal: Actor) -> Cooperative:
     coop = get_visible_cooperative(session=session, principal=principal, cooperative_id=cooperative_id)
     if coop is None:
         raise HTTPException(status_code=404, detail="조합을 찾을 수 없습니다.")
@@ -198,7 +230,7 @@ class TrackContext:
 
 
 def get_current_track(
-    track_id: int, session: SessionDep, principal: Actor, catalog: CatalogDep
+    track_id: PathId, session: SessionDep, principal: Actor, catalog: CatalogDep
 ) -> TrackContext:
     found = get_visible_track(session=session, principal=principal, track_id=track_id)
     if found is None:

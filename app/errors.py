@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import SAFE_METHODS
 from app.deps import LoginRequiredError
 from app.security import SECURITY_HEADERS
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
@@ -84,8 +85,19 @@ def _default_phrase(status_code: int) -> str:
         return ""
 
 
+def _return_to(request: Request) -> str:
+    """Where to come back after logging in. A POST address would answer 405 to the GET that
+    follows login, so an expired session mid-edit returns to the page the form was on."""
+    if request.method in SAFE_METHODS:
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    page = urlsplit(request.headers.get("HX-Current-URL") or request.headers.get("Referer") or "")
+    if page.netloc == request.url.netloc and page.path:
+        return page.path + (f"?{page.query}" if page.query else "")
+    return str(request.app.url_path_for("coops:list"))
+
+
 async def login_required(request: Request, exc: Exception) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = _return_to(request)
     login = str(request.app.url_path_for("auth:login_form"))
     return redirect(request, f"{login}?{urlencode({'next': target})}")
 

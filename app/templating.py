@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -103,6 +103,8 @@ def render(
 
 def redirect(request: Request, url: str) -> Response:
     """Navigate after a POST: HX-Redirect for HTMX (never a 3xx it would swap), 303 otherwise."""
+    # Headers are Latin-1: percent-encode like Starlette's RedirectResponse (Korean in a query).
+    url = quote(url, safe=":/%#?=@[]!$&'()*+,;")
     if is_htmx(request):
         return Response(status_code=200, headers={"HX-Redirect": url, "Vary": "HX-Request"})
     return RedirectResponse(url, status_code=303, headers={"Vary": "HX-Request"})

@@ -22,7 +22,10 @@ SWAGGER = STATIC.parent.parent / "vendor" / "swagger-ui"
 
 
 def test_every_vendored_file_matches_its_record() -> None:
-    for folder, expected in ((STATIC, {"htmx.min.js"}), (SWAGGER, {"swagger-ui-bundle.js", "swagger-ui.css"})):
+    for folder, expected in (
+        (STATIC, {"htmx.min.js"}),
+        (SWAGGER, {"swagger-ui-bundle.js", "swagger-ui.css"}),
+    ):
         records = json.loads((folder / "VENDORED.json").read_text("utf-8"))
         assert set(records) == expected
         for name, record in records.items():

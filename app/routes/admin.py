@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from app.deps import AdminUser, FormDep, SessionDep, html_router
+from app.deps import AdminUser, FormDep, PathId, SessionDep, html_router, parse_id
 from app.models import Cooperative, Municipality, SupportCenter, User
 from app.models.user import ROLE_LABELS, ROLES
 from app.services import orgs
@@ -79,7 +79,9 @@ def _fields(kind: str, session: Session, editing: bool) -> list[FormField]:
             FormField("contact", "연락처"),
         ]
     # Option values carry the kind ("coop:3"): ids of different kinds overlap in one select.
-    coops = tuple((f"coop:{c.cooperative.id}", c.cooperative.name) for c in _all_coops(session))
+    coops = tuple(
+        (f"coop:{c.cooperative.id}", c.cooperative.name) for c in orgs.all_cooperatives(session=session)
+    )
     centers = tuple((f"center:{c.center.id}", c.center.name) for c in orgs.all_centers(session=session))
     regions = tuple((f"municipality:{m_id}", name) for m_id, name in municipalities)
     return [
@@ -112,13 +114,6 @@ def _fields(kind: str, session: Session, editing: bool) -> list[FormField]:
     ]
 
 
-def _all_coops(session: Session) -> list[orgs.CooperativeRow]:
-    from app.services.principal import Principal
-
-    everyone = Principal(0, "", "", "admin", None, None, None, None)
-    return orgs.cooperative_rows(session=session, principal=everyone)
-
-
 def _load(session: Session, kind: str, obj_id: int) -> Any:
     obj = session.get(MODELS[kind], obj_id)
     if obj is None:
@@ -143,7 +138,7 @@ def _save(form: FormData, session: Session, kind: str, obj: Any | None) -> Any:
     if kind == "municipalities":
         return orgs.save_municipality(session=session, values=values, municipality=obj)
     if kind == "centers":
-        ids = [int(v) for v in form.getlist("municipality_ids") if isinstance(v, str) and v.isdigit()]
+        ids = [i for i in map(parse_id, form.getlist("municipality_ids")) if i is not None]
         return orgs.save_center(session=session, values=values, municipality_ids=ids, center=obj)
     if kind == "cooperatives":
         return orgs.save_cooperative(session=session, values=values, cooperative=obj)
@@ -164,7 +159,7 @@ def index(request: Request, session: SessionDep, admin: AdminUser) -> Response:
         {
             "municipalities": orgs.all_municipalities(session=session),
             "centers": orgs.all_centers(session=session),
-            "cooperatives": _all_coops(session),
+            "cooperatives": orgs.all_cooperatives(session=session),
             "users": orgs.all_users(session=session),
             "role_labels": ROLE_LABELS,
         },
@@ -218,14 +213,14 @@ def create(request: Request, session: SessionDep, admin: AdminUser, form: FormDe
 
 
 @router.get("/{kind}/{obj_id}/edit", name="admin:edit")
-def edit(request: Request, session: SessionDep, admin: AdminUser, kind: str, obj_id: int) -> Response:
+def edit(request: Request, session: SessionDep, admin: AdminUser, kind: str, obj_id: PathId) -> Response:
     obj = _load(session, _check_kind(kind), obj_id)
     return _form_page(request, session, kind, obj, _values_of(kind, obj, session))
 
 
 @router.post("/{kind}/{obj_id}", name="admin:update")
 def update(
-    request: Request, session: SessionDep, admin: AdminUser, form: FormDep, kind: str, obj_id: int
+    request: Request, session: SessionDep, admin: AdminUser, form: FormDep, kind: str, obj_id: PathId
 ) -> Response:
     obj = _load(session, _check_kind(kind), obj_id)
     try:
@@ -237,7 +232,7 @@ def update(
 
 @router.post("/users/{obj_id}/active", name="admin:set_active")
 def set_active(
-    request: Request, session: SessionDep, admin: AdminUser, form: FormDep, obj_id: int
+    request: Request, session: SessionDep, admin: AdminUser, form: FormDep, obj_id: PathId
 ) -> Response:
     user = _load(session, "users", obj_id)
     active = form.get("active") == "1"

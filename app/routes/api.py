@@ -13,7 +13,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.catalog.schema import Item
-from app.deps import ApiUser, CatalogDep, CurrentCooperative, CurrentTrack, SessionDep, api_principal
+from app.deps import (
+    MAX_ID,
+    ApiUser,
+    CatalogDep,
+    CurrentCooperative,
+    CurrentTrack,
+    SessionDep,
+    api_principal,
+    limit_body,
+)
 from app.models import ItemState, Track
 from app.models.tracking import Status
 from app.services import tracking
@@ -21,7 +30,7 @@ from app.services.errors import ConflictError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
 
-router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(api_principal)])
+router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(limit_body), Depends(api_principal)])
 
 
 class CooperativeOut(BaseModel):
@@ -333,7 +342,7 @@ def track_events(
     session: SessionDep,
     ctx: CurrentTrack,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    before: Annotated[int | None, Query(ge=1, description="Only events with a smaller id")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only events with a smaller id")] = None,
 ) -> list[EventOut]:
     """All the track's events, newest first; ``limit`` and ``before`` page through them."""
     rows = tracking.list_events(

@@ -17,6 +17,8 @@ from app.deps import (
     CurrentTrack,
     CurrentUser,
     FormDep,
+    PathId,
+    QueryId,
     SessionDep,
     SettingsDep,
     html_router,
@@ -25,7 +27,6 @@ from app.models.tracking import STATUSES
 from app.services import evidence as evidence_service
 from app.services import exports, tracking
 from app.services.errors import ConflictError, FormError
-from app.services.orgs import cooperative_row
 from app.services.principal import Principal
 from app.templating import is_htmx, redirect, render
 
@@ -186,7 +187,7 @@ def _form_changes(form: FormData) -> dict[str, Any]:
 
 def _form_version(form: FormData) -> int:
     raw = form.get("version")
-    if not isinstance(raw, str) or not raw.isdigit():
+    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise FormError({"version": "버전 정보가 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."})
     return int(raw)
 
@@ -299,7 +300,7 @@ def add_evidence(
 
 @router.post("/tracks/{track_id}/evidence/{evidence_id}/remove", name="tracks:remove_evidence")
 def remove_evidence(
-    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: int
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: PathId
 ) -> Response:
     evidence = evidence_service.get_evidence(session=session, track=ctx.track, evidence_id=evidence_id)
     evidence_service.remove_evidence(
@@ -310,7 +311,7 @@ def remove_evidence(
 
 @router.get("/tracks/{track_id}/evidence/{evidence_id}", name="tracks:download_evidence")
 def download_evidence(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: int
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: PathId
 ) -> Response:
     evidence = evidence_service.get_evidence(session=session, track=ctx.track, evidence_id=evidence_id)
     if evidence.kind != "file":
@@ -333,7 +334,7 @@ def download_evidence(
 
 @router.get("/tracks/{track_id}/events", name="tracks:events")
 def track_events(
-    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, before: int | None = None
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, before: QueryId = None
 ) -> Response:
     events = tracking.list_events(
         session=session, model=ctx.model, track_id=ctx.track.id, limit=EVENTS_PAGE + 1, before=before
@@ -371,7 +372,7 @@ def cooperative_events(
     user: CurrentUser,
     catalog: CatalogDep,
     cooperative: CurrentCooperative,
-    before: int | None = None,
+    before: QueryId = None,
 ) -> Response:
     events = tracking.list_events(
         session=session, catalog=catalog, cooperative_id=cooperative.id, limit=EVENTS_PAGE + 1, before=before
@@ -382,7 +383,6 @@ def cooperative_events(
         {
             "title": cooperative.name,
             "cooperative": cooperative,
-            "row": cooperative_row(session=session, cooperative=cooperative),
             "track": None,
             "model": None,
             "events": events[:EVENTS_PAGE],

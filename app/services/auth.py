@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import text
 from sqlmodel import Session, col, delete, select, update
 
 from app.models import ApiToken, LoginFailure, User
@@ -81,6 +82,10 @@ def authenticate(*, session: Session, login: str, password: str, now: datetime |
     """
     now = now or utcnow()
     login = login.strip()
+    if session.get_bind().dialect.name == "postgresql":
+        # One attempt per login at a time, across workers: otherwise parallel guesses all pass
+        # the lock check before any failure is recorded. (SQLite already runs one writer at a time.)
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:login))"), {"login": login})
     until = locked_until(session=session, login=login, now=now)
     if until is not None:
         raise LoginLockedError(until)

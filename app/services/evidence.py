@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 
 from app.catalog.schema import BusinessModel
 from app.models import Evidence, Track
@@ -196,15 +196,22 @@ def remove_evidence(
     """Soft removal: no longer listed or served, but the file and the row stay, so a rolled-back
     request loses nothing and the history can still say what was removed."""
     _guard_edit(principal, model, evidence.item_key)
-    evidence.removed_at = now or utcnow()
-    session.add(evidence)
-    session.flush()
+    item_key, title = evidence.item_key, evidence.title
+    # Conditional, so that of two simultaneous removals only one succeeds and logs an event.
+    result = session.exec(
+        update(Evidence)
+        .where(col(Evidence.id) == evidence.id, col(Evidence.removed_at).is_(None))
+        .values(removed_at=now or utcnow())
+    )
+    session.expire(evidence)
+    if result.rowcount != 1:
+        raise NotFoundError("증빙을 찾을 수 없습니다. 이미 삭제되었습니다.")
     append_event(
         session,
         principal=principal,
         track=track,
-        item_key=evidence.item_key,
+        item_key=item_key,
         action="evidence_removed",
-        changes={"evidence": [evidence.title, None]},
+        changes={"evidence": [title, None]},
         now=now,
     )

@@ -6,10 +6,12 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.services.tracking import EventRow
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+KST = ZoneInfo("Asia/Seoul")
 BOM = "\ufeff"  # Excel reads UTF-8 Korean correctly only with it
 
 
@@ -50,7 +52,7 @@ def events_csv(events: Iterable[EventRow]) -> str:
         (
             (
                 r.event.id,
-                r.event.at.isoformat(),
+                r.event.at.astimezone(KST).isoformat(timespec="seconds"),  # the time people see on the pages
                 r.actor or "",
                 r.event.action,
                 r.event.item_key or "",

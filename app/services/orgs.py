@@ -41,6 +41,17 @@ def cooperative_rows(
     return [CooperativeRow(c, m, s) for c, m, s in session.execute(stmt).all()]
 
 
+def all_cooperatives(*, session: Session) -> list[CooperativeRow]:
+    """Every cooperative, for the admin pages (guarded by the admin dependency, not visibility)."""
+    stmt = (
+        select(Cooperative, Municipality.name, SupportCenter.name)
+        .join(Municipality, col(Municipality.id) == col(Cooperative.municipality_id))
+        .outerjoin(SupportCenter, col(SupportCenter.id) == col(Cooperative.support_center_id))
+        .order_by(col(Municipality.sido), col(Cooperative.name))
+    )
+    return [CooperativeRow(c, m, s) for c, m, s in session.exec(stmt).all()]
+
+
 def count_cooperatives(*, session: Session, principal: Principal) -> int:
     return int(
         session.exec(select(func.count()).select_from(Cooperative).where(cooperative_scope(principal))).one()
@@ -196,7 +207,7 @@ def _parse_id(value: str, field: str, errors: dict[str, str], model: type, sessi
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or session.get(model, int(value)) is None:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9 or session.get(model, int(value)) is None:
         errors[field] = "존재하지 않는 항목이 선택되었습니다."
         return None
     return int(value)
@@ -297,6 +308,7 @@ def save_user(
         user = User(login=login, display_name="", password_hash=password_hash, role=role)
     elif password_hash:
         user.password_hash = password_hash
+        user.session_epoch += 1  # a reset password ends every session opened with the old one
     user.display_name = values["display_name"].strip()
     user.cooperative_id = user.center_id = user.municipality_id = None
     if role in ORG_FIELD:
