@@ -50,7 +50,14 @@ QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 def parse_id(value: object) -> int | None:
     """A form value as a database id, or None (ASCII digits only: '²'.isdigit() is True)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID:
+    # Length first: int() of thousands of digits raises (Python's int_max_str_digits).
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= 10
+        and 0 < int(value) <= MAX_ID
+    ):
         return int(value)
     return None
 
@@ -104,7 +111,12 @@ def limit_body(request: Request) -> None:
     """
     settings: Settings = request.app.state.settings
     length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and int(length) > settings.max_upload_bytes + FORM_OVERHEAD:
+    too_long = len(length) > 15  # more than a petabyte: no need to parse it
+    if (
+        length.isascii()
+        and length.isdigit()
+        and (too_long or int(length) > settings.max_upload_bytes + FORM_OVERHEAD)
+    ):
         raise HTTPException(
             status_code=413,
             detail=f"올린 내용이 너무 큽니다. 파일 한 개는 {settings.max_upload_mb}MB 이하여야 합니다.",

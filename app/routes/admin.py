@@ -138,7 +138,8 @@ def _save(form: FormData, session: Session, kind: str, obj: Any | None) -> Any:
     if kind == "municipalities":
         return orgs.save_municipality(session=session, values=values, municipality=obj)
     if kind == "centers":
-        ids = [i for i in map(parse_id, form.getlist("municipality_ids")) if i is not None]
+        # An unparseable id stays in the list as 0, which the service reports as unknown.
+        ids = [parse_id(v) or 0 for v in form.getlist("municipality_ids")]
         return orgs.save_center(session=session, values=values, municipality_ids=ids, center=obj)
     if kind == "cooperatives":
         return orgs.save_cooperative(session=session, values=values, cooperative=obj)

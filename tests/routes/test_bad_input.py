@@ -148,3 +148,20 @@ def test_a_foreign_referer_is_not_a_return_address(
         follow_redirects=False,
     )
     assert r.headers["location"] == "/login?next=%2Fcooperatives"
+
+
+def test_a_thousand_digit_id_in_a_form_is_a_field_error(client: TestClient, world: World) -> None:
+    token = login(client, "admin")
+    r = client.post(
+        "/admin/centers",
+        data={"csrf_token": token, "name": "새 센터", "municipality_ids": "1" * 5000},
+        follow_redirects=False,
+    )
+    assert r.status_code == 422
+    assert "존재하지 않는 지자체가 선택되었습니다." in r.text
+
+
+def test_a_thousand_digit_content_length_is_413(client: TestClient, world: World) -> None:
+    token = login(client, "coop-a")
+    r = client.post("/logout", data={"csrf_token": token}, headers={"Content-Length": "9" * 5000})
+    assert r.status_code in (400, 413)
