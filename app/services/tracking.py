@@ -382,10 +382,12 @@ def _versioned_update(session: Session, state: ItemState, *, version: int, value
         .where(col(ItemState.id) == state.id, col(ItemState.version) == version)
         .values(**values)
     )
+    track_id, item_key = state.track_id, state.item_key
+    # Expired, not refreshed: callers that show the item load it with their own query,
+    # so a refresh here would be one more round trip on every status change.
     session.expire(state)
     if result.rowcount != 1:  # someone else wrote between our read and our update
-        raise ConflictError(_current_state(session, state.track_id, state.item_key))
-    session.refresh(state)
+        raise ConflictError(_current_state(session, track_id, item_key))
 
 
 def update_item(
