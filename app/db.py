@@ -55,6 +55,26 @@ def session_for(engine: Engine, *, write: bool) -> Session:
     return Session(bind, expire_on_commit=False)
 
 
+# Files written during a transaction (evidence uploads) are removed if it rolls back, so a
+# failed request leaves neither a row nor an orphaned file behind.
+WRITTEN_FILES = "maeul_written_files"
+
+
+def remember_written_file(session: Session, path: Path) -> None:
+    session.info.setdefault(WRITTEN_FILES, []).append(path)
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_written_files(session: Session) -> None:
+    session.info.pop(WRITTEN_FILES, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _remove_written_files(session: Session) -> None:
+    for path in session.info.pop(WRITTEN_FILES, []):
+        path.unlink(missing_ok=True)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request; commit when the handler returns, roll back when it raises.
 

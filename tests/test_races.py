@@ -116,3 +116,33 @@ def test_parallel_removals_of_one_file_log_one_event(
     with transaction(committed) as session:
         removed = session.exec(select(Event).where(Event.action == "evidence_removed")).all()
     assert len(removed) == 1
+
+
+def test_a_rolled_back_upload_leaves_no_file(committed: Engine, catalog: Catalog, tmp_path: Path) -> None:
+    from app.models import Cooperative, User
+
+    model = catalog.model("hub-facility")
+    assert model is not None
+    with transaction(committed) as session:
+        user = session.exec(select(User).where(User.login == "coop-a")).one()
+        principal = load_principal(session=session, user_id=user.id or 0)
+        assert principal is not None
+        coop = session.get(Cooperative, principal.cooperative_id)
+        track = tracking.start_track(
+            session=session, principal=principal, cooperative=coop, catalog=catalog, model_key=model.key
+        )
+    with pytest.raises(RuntimeError), transaction(committed) as session:
+        evidence.add_file(
+            session=session,
+            principal=principal,
+            track=session.get(Track, track.id),
+            model=model,
+            item_key="operating-plan",
+            filename="회의록.pdf",
+            stream=io.BytesIO(b"%PDF-1.4 x"),
+            upload_dir=tmp_path,
+            max_bytes=1024 * 1024,
+        )
+        assert len(list(tmp_path.iterdir())) == 1  # written…
+        raise RuntimeError("the commit never happens")
+    assert list(tmp_path.iterdir()) == []  # …and gone with the rollback

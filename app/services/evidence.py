@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select, update
 
 from app.catalog.schema import BusinessModel
+from app.db import remember_written_file
 from app.models import Evidence, Track
 from app.models.base import utcnow
 from app.services.errors import ForbiddenError, FormError, NotFoundError
@@ -107,6 +108,7 @@ def add_file(
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+    remember_written_file(session, target)  # removed again if the transaction rolls back
 
     assert track.id is not None  # noqa: S101
     evidence = Evidence(
