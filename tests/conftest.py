@@ -140,8 +140,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-def app(settings: Settings, catalog: Catalog, engine: Engine, db: Session) -> FastAPI:
+def app_on_transaction(settings: Settings, catalog: Catalog, engine: Engine, db: Session) -> FastAPI:
+    """An app whose requests run inside the test's rolled-back transaction."""
     application = create_app(settings, catalog=catalog, engine=engine)
 
     def test_session() -> Iterator[Session]:
@@ -160,6 +160,11 @@ def app(settings: Settings, catalog: Catalog, engine: Engine, db: Session) -> Fa
 
     application.dependency_overrides[get_session] = test_session
     return application
+
+
+@pytest.fixture
+def app(settings: Settings, catalog: Catalog, engine: Engine, db: Session) -> FastAPI:
+    return app_on_transaction(settings, catalog, engine, db)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select, update
@@ -110,30 +110,21 @@ def add_file(
         raise
     remember_written_file(session, target)  # removed again if the transaction rolls back
 
-    assert track.id is not None  # noqa: S101
-    evidence = Evidence(
-        track_id=track.id,
-        item_key=item_key,
-        kind="file",
-        title=name[:200],
-        stored_name=stored,
-        content_type=kind.content_type,
-        size=size,
-        created_by_id=principal.id,
-        created_at=now or utcnow(),
-    )
-    session.add(evidence)
-    session.flush()
-    append_event(
+    return _record(
         session,
         principal=principal,
         track=track,
         item_key=item_key,
-        action="evidence_added",
-        changes={"evidence": [None, name], "size": size},
         now=now,
+        fields={
+            "kind": "file",
+            "title": name[:200],
+            "stored_name": stored,
+            "content_type": kind.content_type,
+            "size": size,
+        },
+        changes={"evidence": [None, name], "size": size},
     )
-    return evidence
 
 
 def add_link(
@@ -153,15 +144,31 @@ def add_link(
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
         raise FormError({"url": "http:// 또는 https:// 로 시작하는 주소를 입력하세요."})
     title = (title.strip() or parts.netloc)[:200]
+    return _record(
+        session,
+        principal=principal,
+        track=track,
+        item_key=item_key,
+        now=now,
+        fields={"kind": "link", "title": title, "url": url},
+        changes={"evidence": [None, title], "url": url},
+    )
+
+
+def _record(
+    session: Session,
+    *,
+    principal: Principal,
+    track: Track,
+    item_key: str,
+    now: datetime | None,
+    fields: dict[str, Any],
+    changes: dict[str, Any],
+) -> Evidence:
+    """Store one piece of evidence and its one "evidence_added" event."""
     assert track.id is not None  # noqa: S101
     evidence = Evidence(
-        track_id=track.id,
-        item_key=item_key,
-        kind="link",
-        title=title,
-        url=url,
-        created_by_id=principal.id,
-        created_at=now or utcnow(),
+        track_id=track.id, item_key=item_key, created_by_id=principal.id, created_at=now or utcnow(), **fields
     )
     session.add(evidence)
     session.flush()
@@ -171,7 +178,7 @@ def add_link(
         track=track,
         item_key=item_key,
         action="evidence_added",
-        changes={"evidence": [None, title], "url": url},
+        changes=changes,
         now=now,
     )
     return evidence
