@@ -76,6 +76,17 @@ def db_upgrade(revision: str = "head") -> None:
     typer.echo(f"database upgraded to {revision}")
 
 
+@db_cli.command("refresh-summaries")
+def db_refresh_summaries() -> None:
+    """Rebuild every track's 현황판 summary from the item states and the log."""
+    from app.services.summary import refresh_all
+
+    catalog = _catalog()
+    with _unit_of_work() as session:
+        count = refresh_all(session=session, catalog=catalog)
+    typer.echo(f"refreshed {count} track summaries (content version {catalog.version})")
+
+
 @content_cli.command("check")
 def content_check(directory: Annotated[Path, typer.Argument()] = Path("content")) -> None:
     """Validate a content folder: one line per problem, exit 1 when there is any."""

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105 - refused outside development
@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     content_dir: Path = Path("content")
     upload_dir: Path = Path("var/uploads")
     max_upload_mb: int = 20
+    # 현황판: a track with no activity for this many days (and not complete) is 정체.
+    stalled_days: int = Field(default=30, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:

@@ -6,6 +6,9 @@ editor can find it without reading code; the server refuses to start on any.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,9 @@ class Catalog:
     actors: tuple[Actor, ...]
     _by_key: Mapping[str, BusinessModel] = field(repr=False)
     _actors_by_key: Mapping[str, Actor] = field(repr=False)
+    # Fingerprint of the models (sha256 of their canonical JSON, 16 hex): derived data such as
+    # the track summaries remembers it, and is rebuilt when the content it followed changes.
+    version: str = ""
 
     @classmethod
     def build(cls, about: About, models: Iterable[BusinessModel], actors: Iterable[Actor]) -> Catalog:
@@ -49,6 +55,9 @@ class Catalog:
             actors=actor_list,
             _by_key=MappingProxyType({m.key: m for m in ordered}),
             _actors_by_key=MappingProxyType({a.key: a for a in actor_list}),
+            version=hashlib.sha256(
+                json.dumps([m.model_dump(mode="json") for m in ordered], sort_keys=True).encode()
+            ).hexdigest()[:16],
         )
 
     def model(self, key: str) -> BusinessModel | None:

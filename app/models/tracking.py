@@ -120,6 +120,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         Index("ix_event_track_id", "track_id", "id"),
         Index("ix_event_cooperative_id", "cooperative_id", "id"),
+        Index("ix_event_at", "at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

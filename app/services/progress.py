@@ -72,9 +72,17 @@ def compute_progress(*, model: BusinessModel, statuses: Mapping[str, str]) -> Pr
         stage_counts[stage][1] += 1
         role_counts[item.lead][0] += done
         role_counts[item.lead][1] += 1
+    return progress_from_counts(
+        by_stage={s: Ratio(*stage_counts[s]) for s in STAGE_ORDER},
+        by_role={r: Ratio(*role_counts[r]) for r in LEAD_ROLES},
+        started=started,
+    )
 
-    by_stage = {s: Ratio(*stage_counts[s]) for s in STAGE_ORDER}
-    by_role = {r: Ratio(*role_counts[r]) for r in LEAD_ROLES}
+
+def progress_from_counts(
+    *, by_stage: Mapping[StageKey, Ratio], by_role: Mapping[LeadRole, Ratio], started: Mapping[StageKey, bool]
+) -> Progress:
+    """The rest of the arithmetic from the counts: also how a stored track summary becomes a Progress."""
     overall = Ratio(sum(r.done for r in by_stage.values()), sum(r.applicable for r in by_stage.values()))
     current = next((s for s in STAGE_ORDER if by_stage[s].done < by_stage[s].applicable), None)
     open_earlier = tuple(
@@ -84,4 +92,4 @@ def compute_progress(*, model: BusinessModel, statuses: Mapping[str, str]) -> Pr
         for earlier in STAGE_ORDER[:i]
         if by_stage[earlier].done < by_stage[earlier].applicable
     )
-    return Progress(overall, by_stage, by_role, current, open_earlier)
+    return Progress(overall, dict(by_stage), dict(by_role), current, open_earlier)

@@ -24,6 +24,7 @@ from app.models.tracking import STATUSES
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
+from app.services.summary import refresh_track, verifier_role
 from app.services.visibility import cooperative_scope
 
 KST = ZoneInfo("Asia/Seoul")
@@ -56,15 +57,6 @@ def can_comment(principal: Principal) -> bool:
     return principal.role in ("coop", "center", "municipality")
 
 
-def verifier_role(item: Item) -> str | None:
-    """Who confirms a done item: its public lead, or the 지자체 for coop-led consignment items."""
-    if item.lead in ("center", "municipality"):
-        return item.lead
-    if item.consignment:
-        return "municipality"
-    return None
-
-
 def can_verify(principal: Principal, item: Item, state: ItemState | None) -> bool:
     return (
         state is not None
@@ -95,12 +87,17 @@ def append_event(
     *,
     principal: Principal | None,
     track: Track,
+    model: BusinessModel,
     action: str,
     item_key: str | None = None,
     changes: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Event:
-    """Append one entry to the log: the only way events are written (they are never changed)."""
+    """Append one entry to the log: the only way events are written (they are never changed).
+
+    Every change passes through here, so this is also where the track's stored summary is
+    brought up to date, in the same transaction.
+    """
     event = Event(
         at=now or utcnow(),
         actor_id=principal.id if principal else None,
@@ -112,6 +109,14 @@ def append_event(
     )
     session.add(event)
     session.flush()
+    assert track.id is not None  # noqa: S101
+    refresh_track(
+        session=session,
+        track_id=track.id,
+        model=model,
+        last_activity=(event.at, principal.role if principal else None),
+        now=event.at,
+    )
     return event
 
 
@@ -142,6 +147,7 @@ def start_track(
         session,
         principal=principal,
         track=track,
+        model=model,
         action="track_started",
         changes={"model": model_key},
     )
@@ -457,6 +463,7 @@ def update_item(
         session,
         principal=principal,
         track=track,
+        model=model,
         item_key=item_key,
         action="item_updated",
         changes=diff,
@@ -503,6 +510,7 @@ def verify_item(
         session,
         principal=principal,
         track=track,
+        model=model,
         item_key=item_key,
         action="verified",
         changes={"verified": [False, True]},
@@ -539,6 +547,7 @@ def add_comment(
         session,
         principal=principal,
         track=track,
+        model=model,
         item_key=item_key,
         action="comment",
         changes={"comment": body},

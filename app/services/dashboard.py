@@ -1,0 +1,506 @@
+"""현황판: every visible track with what waits on it, filtered, sorted, counted and paged in SQL.
+
+Reads the stored track summaries (app.services.summary) under THE visibility rule
+(``cooperative_scope``). Overdue and due-soon are counted at query time against today in
+Asia/Seoul, so an item turns overdue the day after its due date with no write at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, or_, select
+from sqlmodel import Session, col
+
+from app.catalog import Catalog
+from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, LeadRole, StageKey
+from app.models import Cooperative, Event, Municipality, Track, TrackDueItem, TrackSummary
+from app.models.base import utcnow
+from app.models.summary import COMPLETE_RANK, STAGE_RANK
+from app.services.errors import FormError
+from app.services.principal import Principal
+from app.services.progress import Progress, Ratio
+from app.services.summary import progress_of
+from app.services.tracking import today_kst
+from app.services.visibility import cooperative_scope
+
+PAGE_SIZE = 50
+DUE_SOON_DAYS = 14
+ACTIVITY_WEEKS = 12
+STAGE_FILTERS = (*STAGE_ORDER, "complete")
+STAGE_LABELS = {"prepare": "준비", "plan": "계획", "execute": "실행", "complete": "완료"}
+ROLE_LABELS = {"municipality": "지자체", "center": "지원센터", "coop": "조합"}
+# Sort keys people can choose (and their column headers); "-key" sorts descending.
+SORT_LABELS = {
+    "cooperative": "조합",
+    "region": "지역",
+    "model": "사업모델",
+    "stage": "현재 단계",
+    "progress": "진행률",
+    "lead_open": "우리 주관 미완료",
+    "overdue": "기한 지남",
+    "due_soon": "14일 내 기한",
+    "awaiting": "확인 대기",
+    "last_activity": "마지막 활동",
+    "stalled": "정체",
+}
+DEFAULT_SORT = "-overdue"
+VIEWER_ROLES = ("center", "municipality", "admin")
+
+
+@dataclass(frozen=True)
+class Filters:
+    region: str = ""  # a 시·도 ("서울특별시") or a whole municipality name ("서울특별시 용산구")
+    model: str = ""
+    stage: str = ""
+    overdue: bool = False
+    awaiting: bool = False
+    stalled: bool = False
+    q: str = ""
+    sort: str = DEFAULT_SORT
+    page: int = 1
+
+    def query(self, **override: Any) -> dict[str, Any]:
+        """The filters as URL parameters (defaults left out), e.g. for links and exports."""
+        values = {**self.__dict__, **override}
+        out: dict[str, Any] = {}
+        for k, v in values.items():
+            if k == "sort" and v == DEFAULT_SORT or k == "page" and v == 1:
+                continue
+            if v in ("", False, None):
+                continue
+            out[k] = "1" if v is True else v
+        return out
+
+    @property
+    def active(self) -> dict[str, str]:
+        """The filters that narrow the rows, with Korean labels (for the export's second sheet)."""
+        out = {}
+        if self.region:
+            out["지역"] = self.region
+        if self.model:
+            out["사업모델"] = self.model
+        if self.stage:
+            out["현재 단계"] = STAGE_LABELS[self.stage]
+        if self.overdue:
+            out["기한 지남"] = "있음"
+        if self.awaiting:
+            out["확인 대기"] = "있음"
+        if self.stalled:
+            out["정체"] = "정체만"
+        if self.q:
+            out["조합 이름"] = self.q
+        return out
+
+
+def parse_filters(params: Mapping[str, str], catalog: Catalog) -> Filters:
+    """Filters from query parameters: unknown values are a clear error, never silently ignored."""
+    errors: dict[str, str] = {}
+
+    def flag(name: str) -> bool:
+        raw = params.get(name, "")
+        if raw in ("", "0", "false"):
+            return False
+        if raw in ("1", "true", "on"):
+            return True
+        errors[name] = f"'{raw}'은(는) 켜기/끄기 값이 아닙니다 (1 또는 0)."
+        return False
+
+    model = params.get("model", "")
+    if model and catalog.model(model) is None:
+        errors["model"] = f"'{model}'은(는) 알 수 없는 사업모델입니다."
+    stage = params.get("stage", "")
+    if stage and stage not in STAGE_FILTERS:
+        errors["stage"] = f"'{stage}'은(는) 알 수 없는 단계입니다 (prepare, plan, execute, complete 중 하나)."
+    sort = params.get("sort", "") or DEFAULT_SORT
+    if sort.removeprefix("-") not in SORT_LABELS:
+        errors["sort"] = f"'{sort}'(으)로는 정렬할 수 없습니다."
+    raw_page = params.get("page", "") or "1"
+    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 6 else 0
+    if page < 1:
+        errors["page"] = f"'{raw_page}'은(는) 쪽 번호가 아닙니다."
+    region, q = params.get("region", "").strip(), params.get("q", "").strip()
+    for name, value in (("region", region), ("q", q)):
+        if len(value) > 100:
+            errors[name] = "100자 이하로 입력하세요."
+    filters = Filters(
+        region=region,
+        model=model,
+        stage=stage,
+        overdue=flag("overdue"),
+        awaiting=flag("awaiting"),
+        stalled=flag("stalled"),
+        q=q,
+        sort=sort,
+        page=max(page, 1),
+    )
+    if errors:
+        raise FormError(errors)
+    return filters
+
+
+# --- the query ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Today in Asia/Seoul and the stalled cut-off: the only times the dashboard depends on."""
+
+    now: datetime
+    today: date
+    stalled_before: datetime
+
+    @classmethod
+    def at(cls, now: datetime | None, stalled_days: int) -> Clock:
+        now = now or utcnow()
+        return cls(now=now, today=today_kst(now), stalled_before=now - timedelta(days=stalled_days))
+
+
+class _Query:
+    """The columns and conditions every dashboard statement shares, for one viewer and one day."""
+
+    def __init__(self, principal: Principal, clock: Clock, catalog: Catalog):
+        self.principal, self.clock = principal, clock
+        ts = TrackSummary
+        soon = clock.today + timedelta(days=DUE_SOON_DAYS)
+        due = (
+            select(
+                col(TrackDueItem.track_id),
+                func.sum(case((col(TrackDueItem.due_date) < clock.today, 1), else_=0)).label("overdue"),
+                func.sum(case((col(TrackDueItem.due_date) >= clock.today, 1), else_=0)).label("due_soon"),
+            )
+            .where(col(TrackDueItem.due_date) <= soon)
+            .group_by(col(TrackDueItem.track_id))
+            .subquery("due")
+        )
+        self.due = due
+        self.overdue = func.coalesce(due.c.overdue, 0)
+        self.due_soon = func.coalesce(due.c.due_soon, 0)
+        role = principal.role
+        self.awaiting: ColumnElement[int] = (
+            getattr(ts, f"awaiting_{role}")
+            if role in ("center", "municipality")
+            else col(ts.awaiting_center) + col(ts.awaiting_municipality)
+        )
+        self.lead_open: ColumnElement[int] = (
+            getattr(ts, f"{role}_applicable") - getattr(ts, f"{role}_done")
+            if role in LEAD_ROLES
+            else col(ts.applicable) - col(ts.done)
+        )
+        self.stalled: ColumnElement[bool] = and_(
+            col(ts.stage_rank) < COMPLETE_RANK,
+            or_(col(ts.last_activity_at).is_(None), col(ts.last_activity_at) < clock.stalled_before),
+        )
+        self.percent = case(
+            (col(ts.applicable) > 0, col(ts.done) * 1000 / col(ts.applicable)), else_=literal(0)
+        )
+        self.model_keys = [m.key for m in catalog.models]
+
+    def base(self, *columns: Any) -> Select[Any]:
+        return (
+            select(*columns)
+            .select_from(TrackSummary)
+            .join(Track, col(Track.id) == col(TrackSummary.track_id))
+            .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
+            .join(Municipality, col(Municipality.id) == col(Cooperative.municipality_id))
+            .outerjoin(self.due, self.due.c.track_id == col(TrackSummary.track_id))
+            .where(cooperative_scope(self.principal), col(Track.model_key).in_(self.model_keys))
+        )
+
+    def where(self, stmt: Select[Any], f: Filters) -> Select[Any]:
+        if f.region:
+            stmt = stmt.where(or_(col(Municipality.sido) == f.region, col(Municipality.name) == f.region))
+        if f.model:
+            stmt = stmt.where(col(Track.model_key) == f.model)
+        if f.stage:
+            rank = COMPLETE_RANK if f.stage == "complete" else STAGE_RANK[f.stage]
+            stmt = stmt.where(col(TrackSummary.stage_rank) == rank)
+        if f.overdue:
+            stmt = stmt.where(self.overdue > 0)
+        if f.awaiting:
+            stmt = stmt.where(self.awaiting > 0)
+        if f.stalled:
+            stmt = stmt.where(self.stalled)
+        if f.q:
+            pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(col(Cooperative.name).ilike(pattern, escape="\\"))
+        return stmt
+
+    def order(self, sort: str) -> list[Any]:
+        key, desc = sort.removeprefix("-"), sort.startswith("-")
+        column: Any = {
+            "cooperative": col(Cooperative.name),
+            "region": col(Municipality.name),
+            "model": col(Track.model_key),
+            "stage": col(TrackSummary.stage_rank),
+            "progress": self.percent,
+            "lead_open": self.lead_open,
+            "overdue": self.overdue,
+            "due_soon": self.due_soon,
+            "awaiting": self.awaiting,
+            # Never-active tracks sort as the oldest activity.
+            "last_activity": func.coalesce(col(TrackSummary.last_activity_at), literal(datetime(1970, 1, 1))),
+            "stalled": case((self.stalled, 1), else_=0),
+        }[key]
+        return [column.desc() if desc else column.asc(), col(Cooperative.name).asc(), col(Track.id).asc()]
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    track_id: int
+    cooperative_id: int
+    cooperative: str
+    sido: str
+    sigungu: str
+    municipality: str
+    model: BusinessModel
+    progress: Progress
+    lead_open: int
+    overdue: int
+    due_soon: int
+    awaiting: int  # for the viewer: its own role's, or both for admin
+    awaiting_by_role: Mapping[str, int]
+    last_activity_at: datetime | None
+    last_activity_role: str | None
+    stalled: bool
+
+    @property
+    def current_stage(self) -> StageKey | None:
+        return self.progress.current_stage
+
+
+@dataclass(frozen=True)
+class Totals:
+    cooperatives: int = 0
+    tracks: int = 0
+    by_stage: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(STAGE_FILTERS, 0))
+    overdue_items: int = 0
+    due_soon_items: int = 0
+    awaiting_verification: int = 0
+    stalled_tracks: int = 0
+    by_role: Mapping[LeadRole, Ratio] = field(default_factory=lambda: {r: Ratio(0, 0) for r in LEAD_ROLES})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cooperatives": self.cooperatives,
+            "tracks": self.tracks,
+            "by_stage": dict(self.by_stage),
+            "overdue_items": self.overdue_items,
+            "awaiting_verification": self.awaiting_verification,
+            "stalled_tracks": self.stalled_tracks,
+        }
+
+
+@dataclass(frozen=True)
+class Page:
+    filters: Filters
+    totals: Totals
+    rows: list[Row]
+    page: int
+    pages: int
+    clock: Clock
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + 1
+
+
+def _row_columns(q: _Query) -> tuple[Any, ...]:
+    return (
+        TrackSummary,
+        col(Track.model_key),
+        col(Cooperative.id),
+        col(Cooperative.name),
+        col(Municipality.sido),
+        col(Municipality.sigungu),
+        col(Municipality.name),
+        q.lead_open.label("lead_open"),
+        q.overdue.label("overdue"),
+        q.due_soon.label("due_soon"),
+        q.awaiting.label("awaiting"),
+        q.stalled.label("stalled"),
+    )
+
+
+def _to_row(r: Any, catalog: Catalog) -> Row:
+    ts: TrackSummary = r[0]
+    model = catalog.model(r[1])
+    assert model is not None  # noqa: S101 - rows are limited to the catalog's models
+    return Row(
+        track_id=ts.track_id,
+        cooperative_id=r[2],
+        cooperative=r[3],
+        sido=r[4],
+        sigungu=r[5],
+        municipality=r[6],
+        model=model,
+        progress=progress_of(ts),
+        lead_open=int(r.lead_open),
+        overdue=int(r.overdue),
+        due_soon=int(r.due_soon),
+        awaiting=int(r.awaiting),
+        awaiting_by_role={"center": ts.awaiting_center, "municipality": ts.awaiting_municipality},
+        last_activity_at=ts.last_activity_at,
+        last_activity_role=ts.last_activity_role,
+        stalled=bool(r.stalled),
+    )
+
+
+def _totals(session: Session, q: _Query, f: Filters) -> Totals:
+    ts = TrackSummary
+    stage_sums = [
+        func.sum(case((col(ts.stage_rank) == rank, 1), else_=0))
+        for rank in (*STAGE_RANK.values(), COMPLETE_RANK)
+    ]
+    role_sums = [func.sum(getattr(ts, f"{r}_{part}")) for r in LEAD_ROLES for part in ("done", "applicable")]
+    stmt = q.where(
+        q.base(
+            func.count(func.distinct(col(Cooperative.id))),
+            func.count(),
+            *stage_sums,
+            func.sum(q.overdue),
+            func.sum(q.due_soon),
+            func.sum(q.awaiting),
+            func.sum(case((q.stalled, 1), else_=0)),
+            *role_sums,
+        ),
+        f,
+    )
+    r = [int(v or 0) for v in session.execute(stmt).one()]
+    roles = r[10:]
+    return Totals(
+        cooperatives=r[0],
+        tracks=r[1],
+        by_stage=dict(zip(STAGE_FILTERS, r[2:6], strict=True)),
+        overdue_items=r[6],
+        due_soon_items=r[7],
+        awaiting_verification=r[8],
+        stalled_tracks=r[9],
+        by_role={role: Ratio(roles[2 * i], roles[2 * i + 1]) for i, role in enumerate(LEAD_ROLES)},
+    )
+
+
+def load_page(
+    *,
+    session: Session,
+    principal: Principal,
+    catalog: Catalog,
+    filters: Filters,
+    stalled_days: int,
+    now: datetime | None = None,
+) -> Page:
+    """Totals over every filtered row and one page of rows: two statements, whatever the data."""
+    clock = Clock.at(now, stalled_days)
+    q = _Query(principal, clock, catalog)
+    totals = _totals(session, q, filters)
+    pages = max(1, -(-totals.tracks // PAGE_SIZE))
+    page = min(filters.page, pages)
+    stmt = (
+        q.where(q.base(*_row_columns(q)), filters)
+        .order_by(*q.order(filters.sort))
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    rows = [_to_row(r, catalog) for r in session.execute(stmt).all()]
+    return Page(replace(filters, page=page), totals, rows, page, pages, clock)
+
+
+def iter_rows(
+    *,
+    session: Session,
+    principal: Principal,
+    catalog: Catalog,
+    filters: Filters,
+    stalled_days: int,
+    now: datetime | None = None,
+    batch: int = 1000,
+) -> Iterator[Row]:
+    """Every filtered row in the page's order, streamed in batches (the exports)."""
+    q = _Query(principal, Clock.at(now, stalled_days), catalog)
+    stmt = q.where(q.base(*_row_columns(q)), filters).order_by(*q.order(filters.sort))
+    for r in session.execute(stmt.execution_options(yield_per=batch)):
+        yield _to_row(r, catalog)
+
+
+def region_options(*, session: Session, principal: Principal) -> list[tuple[str, list[str]]]:
+    """The 시·도 of the visible cooperatives, each with its municipalities, for the region filter."""
+    stmt = (
+        select(col(Municipality.sido), col(Municipality.name))
+        .join(Cooperative, col(Cooperative.municipality_id) == col(Municipality.id))
+        .where(cooperative_scope(principal))
+        .distinct()
+        .order_by(col(Municipality.sido), col(Municipality.name))
+    )
+    out: dict[str, list[str]] = {}
+    for sido, name in session.execute(stmt).all():
+        names = out.setdefault(sido, [])
+        if name != sido:
+            names.append(name)
+    return list(out.items())
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Charts:
+    stage_by_model: list[tuple[BusinessModel, dict[str, int]]]  # model → stage filter key → tracks
+    weeks: list[tuple[date, int]]  # first day (KST) of each of the last 12 weeks → events
+    by_role: Mapping[LeadRole, Ratio]
+
+
+def _week_index(session: Session, now: datetime) -> ColumnElement[Any]:
+    """Whole weeks between an event and ``now`` (0: the last 7 days), in the database's own dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.floor(func.extract("epoch", literal(now) - col(Event.at)) / (7 * 86400))
+    naive = now.replace(tzinfo=None).isoformat(sep=" ")
+    return func.cast((func.julianday(naive) - func.julianday(col(Event.at))) / 7, Integer())
+
+
+def load_charts(
+    *,
+    session: Session,
+    principal: Principal,
+    catalog: Catalog,
+    filters: Filters,
+    totals: Totals,
+    stalled_days: int,
+    now: datetime | None = None,
+) -> Charts:
+    """The three charts, for the same filtered rows as the table: two statements."""
+    clock = Clock.at(now, stalled_days)
+    q = _Query(principal, clock, catalog)
+    stmt = q.where(
+        q.base(col(Track.model_key), col(TrackSummary.stage_rank), func.count()), filters
+    ).group_by(col(Track.model_key), col(TrackSummary.stage_rank))
+    counts: dict[str, dict[str, int]] = {}
+    rank_to_stage = {v: k for k, v in STAGE_RANK.items()} | {COMPLETE_RANK: "complete"}
+    for model_key, rank, n in session.execute(stmt).all():
+        counts.setdefault(model_key, dict.fromkeys(STAGE_FILTERS, 0))[rank_to_stage[rank]] = int(n)
+    stage_by_model = [(m, counts[m.key]) for m in catalog.models if m.key in counts]
+
+    since = clock.now - timedelta(weeks=ACTIVITY_WEEKS)
+    week = _week_index(session, clock.now).label("week")
+    tracks = q.where(q.base(col(TrackSummary.track_id)), filters).subquery()
+    activity = (
+        select(week, func.count())
+        .select_from(Event)
+        .join(tracks, tracks.c.track_id == col(Event.track_id))
+        .where(col(Event.at) > since, col(Event.at) <= clock.now)
+        .group_by(week)
+    )
+    per_week = {int(w): int(n) for w, n in session.execute(activity).all()}
+    weeks = [
+        (clock.today - timedelta(days=7 * i + 6), per_week.get(i, 0)) for i in reversed(range(ACTIVITY_WEEKS))
+    ]
+    return Charts(stage_by_model=stage_by_model, weeks=weeks, by_role=totals.by_role)
+
+
+def can_view(principal: Principal) -> bool:
+    return principal.role in VIEWER_ROLES

@@ -1,0 +1,298 @@
+"""The stored track summary: one pure function of the item states, and its only writers.
+
+``compute_summary`` is arithmetic over plain data (like app.services.progress, which it uses);
+``refresh_track`` stores it in the same transaction as each change (called from
+``tracking.append_event``, through which every change passes); ``refresh_all`` rebuilds every
+track, and ``ensure_current`` does that at start when the content changed or a track has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from app.catalog import Catalog
+from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, Item, LeadRole, StageKey
+from app.models import AppMeta, Event, ItemState, Track, TrackDueItem, TrackSummary, User
+from app.models.base import utcnow
+from app.models.summary import COMPLETE_RANK, STAGE_RANK
+from app.services.progress import Progress, Ratio, compute_progress, progress_from_counts
+
+CONTENT_VERSION_KEY = "summary_content_version"
+VERIFIER_ROLES = ("center", "municipality")
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What the summary needs of one item state."""
+
+    status: str
+    due_date: date | None = None
+    verified: bool = False
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DueItem:
+    item_key: str
+    due_date: date
+    lead: LeadRole
+
+
+@dataclass(frozen=True)
+class SummaryFacts:
+    progress: Progress
+    started: Mapping[StageKey, bool]
+    open_earlier: int
+    awaiting: Mapping[str, int]  # verifier role → done items not yet confirmed
+    due: tuple[DueItem, ...]  # open items with a due date
+    completed_at: Mapping[StageKey, datetime | None]
+    last_activity_at: datetime | None
+    last_activity_role: str | None
+
+
+def verifier_role(item: Item) -> str | None:
+    """Who confirms a done item: its public lead, or the 지자체 for coop-led consignment items."""
+    if item.lead in VERIFIER_ROLES:
+        return item.lead
+    return "municipality" if item.consignment else None
+
+
+def compute_summary(
+    *,
+    model: BusinessModel,
+    items: Mapping[str, ItemFacts],
+    last_activity: tuple[datetime, str | None] | None,
+) -> SummaryFacts:
+    """The summary of one track from its item states (retired keys are ignored, as in progress)."""
+    progress = compute_progress(model=model, statuses={k: f.status for k, f in items.items()})
+    started = dict.fromkeys(STAGE_ORDER, False)
+    awaiting = dict.fromkeys(VERIFIER_ROLES, 0)
+    due: list[DueItem] = []
+    last_change: dict[StageKey, datetime | None] = dict.fromkeys(STAGE_ORDER, None)
+    for stage, item in model.items:
+        facts = items.get(item.key)
+        if facts is None:
+            continue
+        if facts.status in ("doing", "done"):
+            started[stage] = True
+        role = verifier_role(item)
+        if facts.status == "done" and not facts.verified and role is not None:
+            awaiting[role] += 1
+        if facts.status not in ("done", "na") and facts.due_date is not None:
+            due.append(DueItem(item.key, facts.due_date, item.lead))
+        if facts.status in ("done", "na") and facts.updated_at is not None:
+            prev = last_change[stage]
+            last_change[stage] = facts.updated_at if prev is None else max(prev, facts.updated_at)
+    # A complete stage was completed at the last change among its finished items.
+    completed_at = {
+        s: last_change[s] if progress.by_stage[s].done == progress.by_stage[s].applicable else None
+        for s in STAGE_ORDER
+    }
+    furthest = max((i for i, s in enumerate(STAGE_ORDER) if started[s]), default=0)
+    open_earlier = sum(
+        progress.by_stage[s].applicable - progress.by_stage[s].done for s in STAGE_ORDER[:furthest]
+    )
+    return SummaryFacts(
+        progress=progress,
+        started=started,
+        open_earlier=open_earlier,
+        awaiting=awaiting,
+        due=tuple(due),
+        completed_at=completed_at,
+        last_activity_at=last_activity[0] if last_activity else None,
+        last_activity_role=last_activity[1] if last_activity else None,
+    )
+
+
+def stage_rank(current_stage: StageKey | None) -> int:
+    return COMPLETE_RANK if current_stage is None else STAGE_RANK[current_stage]
+
+
+def summary_values(track_id: int, facts: SummaryFacts, now: datetime) -> dict[str, Any]:
+    """The track_summary row for ``facts``."""
+    p = facts.progress
+    values: dict[str, Any] = {"track_id": track_id}
+    for s in STAGE_ORDER:
+        values[f"{s}_done"] = p.by_stage[s].done
+        values[f"{s}_applicable"] = p.by_stage[s].applicable
+        values[f"{s}_started"] = facts.started[s]
+        values[f"{s}_completed_at"] = facts.completed_at[s]
+    for r in LEAD_ROLES:
+        values[f"{r}_done"] = p.by_role[r].done
+        values[f"{r}_applicable"] = p.by_role[r].applicable
+    values |= {
+        "done": p.overall.done,
+        "applicable": p.overall.applicable,
+        "stage_rank": stage_rank(p.current_stage),
+        "open_earlier": facts.open_earlier,
+        "awaiting_center": facts.awaiting["center"],
+        "awaiting_municipality": facts.awaiting["municipality"],
+        "last_activity_at": facts.last_activity_at,
+        "last_activity_role": facts.last_activity_role,
+        "refreshed_at": now,
+    }
+    return values
+
+
+def progress_of(row: Any) -> Progress:
+    """A stored summary (or any row with its columns) as the same Progress the track page shows."""
+    return progress_from_counts(
+        by_stage={s: Ratio(getattr(row, f"{s}_done"), getattr(row, f"{s}_applicable")) for s in STAGE_ORDER},
+        by_role={r: Ratio(getattr(row, f"{r}_done"), getattr(row, f"{r}_applicable")) for r in LEAD_ROLES},
+        started={s: bool(getattr(row, f"{s}_started")) for s in STAGE_ORDER},
+    )
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def _upsert_summary(session: Session, values: Mapping[str, Any]) -> None:
+    dialect = session.get_bind().dialect.name
+    table = TrackSummary.__table__  # type: ignore[attr-defined]
+    stmt: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    update = {k: stmt.excluded[k] for k in values if k != "track_id"}
+    session.execute(stmt.values(**values).on_conflict_do_update(index_elements=["track_id"], set_=update))
+
+
+def refresh_track(
+    *,
+    session: Session,
+    track_id: int,
+    model: BusinessModel | None,
+    last_activity: tuple[datetime, str | None] | None,
+    now: datetime | None = None,
+) -> None:
+    """Recompute one track's summary from its stored item states (call after the change is flushed)."""
+    session.execute(delete(TrackDueItem).where(col(TrackDueItem.track_id) == track_id))
+    if model is None:  # the model left the content: nothing to count
+        session.execute(delete(TrackSummary).where(col(TrackSummary.track_id) == track_id))
+        return
+    rows = session.execute(
+        select(  # type: ignore[call-overload]
+            ItemState.item_key,
+            ItemState.status,
+            ItemState.due_date,
+            ItemState.verified_at,
+            ItemState.updated_at,
+        ).where(col(ItemState.track_id) == track_id)
+    ).all()
+    items = {k: ItemFacts(s, d, v is not None, u) for k, s, d, v, u in rows}
+    facts = compute_summary(model=model, items=items, last_activity=last_activity)
+    _upsert_summary(session, summary_values(track_id, facts, now or utcnow()))
+    if facts.due:
+        session.execute(insert(TrackDueItem), [_due_row(track_id, d) for d in facts.due])
+
+
+def _due_row(track_id: int, d: DueItem) -> dict[str, Any]:
+    return {"track_id": track_id, "item_key": d.item_key, "due_date": d.due_date, "lead": d.lead}
+
+
+def last_activities(
+    session: Session, track_ids: Sequence[int] | None = None
+) -> dict[int, tuple[datetime, str | None]]:
+    """Track id → (time, role of who acted) of its newest event (event ids follow time)."""
+    newest = select(col(Event.track_id), func.max(Event.id).label("id")).where(
+        col(Event.track_id).is_not(None)
+    )
+    if track_ids is not None:
+        newest = newest.where(col(Event.track_id).in_(track_ids))
+    sub = newest.group_by(col(Event.track_id)).subquery()
+    stmt = (
+        select(col(Event.track_id), col(Event.at), col(User.role))
+        .join(sub, sub.c.id == Event.id)
+        .outerjoin(User, col(User.id) == col(Event.actor_id))
+    )
+    return {tid: (at, role) for tid, at, role in session.execute(stmt).all() if tid is not None}
+
+
+BATCH = 2000
+
+
+def refresh_all(*, session: Session, catalog: Catalog, now: datetime | None = None) -> int:
+    """Rebuild every track's summary (content changed, or `maeul db refresh-summaries`)."""
+    now = now or utcnow()
+    session.execute(delete(TrackDueItem))
+    session.execute(delete(TrackSummary))
+    tracks = session.execute(select(col(Track.id), col(Track.model_key)).order_by(col(Track.id))).all()
+    activity = last_activities(session)
+    count = 0
+    for start in range(0, len(tracks), BATCH):
+        chunk = tracks[start : start + BATCH]
+        ids = [tid for tid, _ in chunk]
+        states: dict[int, dict[str, ItemFacts]] = {tid: {} for tid in ids}
+        for tid, key, status, due, verified_at, updated_at in session.execute(
+            select(  # type: ignore[call-overload]
+                ItemState.track_id,
+                ItemState.item_key,
+                ItemState.status,
+                ItemState.due_date,
+                ItemState.verified_at,
+                ItemState.updated_at,
+            ).where(col(ItemState.track_id).in_(ids))
+        ).all():
+            states[tid][key] = ItemFacts(status, due, verified_at is not None, updated_at)
+        summaries: list[dict[str, Any]] = []
+        dues: list[dict[str, Any]] = []
+        for tid, model_key in chunk:
+            model = catalog.model(model_key)
+            if model is None:
+                continue
+            facts = compute_summary(model=model, items=states[tid], last_activity=activity.get(tid))
+            summaries.append(summary_values(tid, facts, now))
+            dues.extend(_due_row(tid, d) for d in facts.due)
+        if summaries:
+            session.execute(insert(TrackSummary), summaries)
+            count += len(summaries)
+        if dues:
+            session.execute(insert(TrackDueItem), dues)
+    _set_meta(session, CONTENT_VERSION_KEY, catalog.version)
+    session.flush()
+    return count
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    found = session.get(AppMeta, key)
+    if found is None:
+        session.add(AppMeta(key=key, value=value))
+    else:
+        found.value = value
+    session.flush()
+
+
+def needs_refresh(*, session: Session, catalog: Catalog) -> bool:
+    """True when the content changed since the summaries were built, or a track has none."""
+    stored = session.get(AppMeta, CONTENT_VERSION_KEY)
+    if stored is None or stored.value != catalog.version:
+        return True
+    missing = session.execute(
+        select(func.count())
+        .select_from(Track)
+        .outerjoin(TrackSummary, col(TrackSummary.track_id) == col(Track.id))
+        .where(
+            col(TrackSummary.track_id).is_(None), col(Track.model_key).in_([m.key for m in catalog.models])
+        )
+    ).scalar_one()
+    return bool(missing)
+
+
+def ensure_current(*, engine: Engine, catalog: Catalog) -> int | None:
+    """At start: rebuild the summaries if they are stale. Returns how many were rebuilt (None: none).
+
+    Several workers may start at once: on PostgreSQL an advisory lock lets one rebuild while the
+    others wait and then find nothing to do; SQLite's write lock (BEGIN IMMEDIATE) does the same.
+    """
+    from app.db import transaction
+
+    with transaction(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext('maeul.summary_refresh'))"))
+        if not needs_refresh(session=session, catalog=catalog):
+            return None
+        return refresh_all(session=session, catalog=catalog)
