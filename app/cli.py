@@ -222,17 +222,36 @@ def token_revoke(login: str) -> None:
 
 
 @demo_cli.command("load")
-def demo_load() -> None:
+def demo_load(
+    cooperatives: Annotated[
+        int,
+        typer.Option(
+            "--cooperatives",
+            min=0,
+            help="Also add N synthetic cooperatives across Korea with 18 months of history "
+            "(skips those already there, so a larger N adds only the new ones)",
+        ),
+    ] = 0,
+) -> None:
     """Load the demo cooperatives, organizations and users (idempotent; refused in production)."""
     from app.services.demo import DEMO_PASSWORD, load_demo
+    from app.services.synthetic import load_synthetic
 
     if _settings().is_production:
         _fail("demo data is refused when MAEUL_ENV=production")
+    catalog = _catalog()
     with _unit_of_work() as session:
-        counts = load_demo(session=session, catalog=_catalog())
+        counts = load_demo(session=session, catalog=catalog)
+        synthetic = load_synthetic(session=session, catalog=catalog, cooperatives=cooperatives)
+    extra = (
+        f"; {synthetic.added:,} synthetic cooperatives added ({synthetic.present:,} already there), "
+        f"{synthetic.tracks:,} tracks, {synthetic.events:,} events, {synthetic.users:,} users"
+        if cooperatives
+        else ""
+    )
     typer.echo(
-        f"demo data ready: {counts['cooperatives']} cooperatives, {counts['tracks_started']} tracks started now; "
-        f"every demo user's password is {DEMO_PASSWORD}"
+        f"demo data ready: {counts['cooperatives']} cooperatives, {counts['tracks_started']} tracks started now"
+        f"{extra}; every demo user's password is {DEMO_PASSWORD}"
     )
 
 

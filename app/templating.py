@@ -37,6 +37,21 @@ def kst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(KST).strftime(fmt)
 
 
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in whole days as people in Korea count them ("오늘", "어제", "23일 전")."""
+    if value is None:
+        return ""
+    now = now or datetime.now(KST)
+    days = (now.astimezone(KST).date() - value.astimezone(KST).date()).days
+    if days <= 0:
+        return "오늘"
+    if days == 1:
+        return "어제"
+    if days < 100:
+        return f"{days}일 전"
+    return f"{days // 30}개월 전"
+
+
 def _ymd(value: date | None) -> str:
     return value.isoformat() if value else ""
 
@@ -59,6 +74,7 @@ templates.env.globals["url_for"] = _url_for
 templates.env.globals["with_query"] = with_query
 templates.env.filters["kst"] = kst
 templates.env.filters["ymd"] = _ymd
+templates.env.filters["ago"] = ago
 templates.env.globals.update(
     status_labels=STATUS_LABELS,
     field_labels=FIELD_LABELS,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

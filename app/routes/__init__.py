@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.routes import admin, api, auth, catalog, cooperatives, docs, health, tracks
+from app.routes import admin, api, auth, catalog, cooperatives, dashboard, docs, health, tracks
 
 all_routers: list[APIRouter] = [
     health.router,
@@ -10,6 +10,7 @@ all_routers: list[APIRouter] = [
     catalog.router,
     auth.router,
     cooperatives.router,
+    dashboard.router,
     tracks.router,
     admin.router,
     api.router,

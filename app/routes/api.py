@@ -6,7 +6,7 @@ The same visibility rule as the pages: what a token's user may not see is a 404.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
@@ -20,13 +20,14 @@ from app.deps import (
     CurrentCooperative,
     CurrentTrack,
     SessionDep,
+    SettingsDep,
     api_principal,
     limit_body,
 )
 from app.models import ItemState, Track
 from app.models.tracking import Status
-from app.services import tracking
-from app.services.errors import ConflictError
+from app.services import dashboard, tracking
+from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
 
@@ -229,7 +230,7 @@ def _item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | 
     )
 
 
-def _summary(track: Track, summary: tracking.TrackSummary) -> TrackSummaryOut:
+def _summary(track: Track, summary: dashboard.TrackCard) -> TrackSummaryOut:
     assert track.id is not None  # noqa: S101
     return TrackSummaryOut(
         id=track.id,
@@ -241,11 +242,13 @@ def _summary(track: Track, summary: tracking.TrackSummary) -> TrackSummaryOut:
 
 @router.get("/cooperatives/{cooperative_id}/tracks", name="api:tracks", response_model=list[TrackSummaryOut])
 def list_tracks(
-    session: SessionDep, catalog: CatalogDep, cooperative: CurrentCooperative
+    session: SessionDep, catalog: CatalogDep, user: ApiUser, cooperative: CurrentCooperative
 ) -> list[TrackSummaryOut]:
     """The cooperative's tracks with their progress."""
     assert cooperative.id is not None  # noqa: S101
-    summaries = tracking.track_summaries(session=session, catalog=catalog, cooperative_ids=[cooperative.id])
+    summaries = dashboard.track_cards(
+        session=session, principal=user, catalog=catalog, cooperative_ids=[cooperative.id]
+    )
     return [_summary(s.track, s) for s in summaries[cooperative.id]]
 
 
@@ -271,8 +274,8 @@ def start_track(
         session=session, principal=user, cooperative=cooperative, catalog=catalog, model_key=body.model
     )
     assert track.id is not None  # noqa: S101
-    summary = tracking.track_summaries(
-        session=session, catalog=catalog, cooperative_ids=[track.cooperative_id]
+    summary = dashboard.track_cards(
+        session=session, principal=user, catalog=catalog, cooperative_ids=[track.cooperative_id]
     )
     return _summary(track, next(s for s in summary[track.cooperative_id] if s.track.id == track.id))
 
@@ -360,3 +363,137 @@ def track_events(
         )
         for r in rows
     ]
+
+
+# --- 현황판 ------------------------------------------------------------------------------------
+
+
+class DashboardCooperativeOut(BaseModel):
+    id: int
+    name: str
+
+
+class AwaitingOut(BaseModel):
+    center: int = Field(description="Done items waiting for the support center's 확인")
+    municipality: int = Field(description="Done items waiting for the 지자체's 확인")
+
+
+class DashboardRowOut(BaseModel):
+    track_id: int
+    cooperative: DashboardCooperativeOut
+    region: str = Field(description="The cooperative's 지자체, e.g. 서울특별시 용산구")
+    model: str
+    current_stage: str | None = Field(description="prepare | plan | execute; null when complete")
+    progress: ProgressOut
+    lead_open: int = Field(description="Open items led by the caller's role (all open items for admin)")
+    overdue: int = Field(description="Open items whose due date is before today (Asia/Seoul)")
+    due_soon: int = Field(description="Open items due today or within 14 days")
+    awaiting_verification: AwaitingOut
+    last_activity_at: datetime | None
+    stalled: bool = Field(description="No activity for MAEUL_STALLED_DAYS days and not complete")
+
+
+class StageTotalsOut(BaseModel):
+    prepare: int
+    plan: int
+    execute: int
+    complete: int
+
+
+class DashboardTotalsOut(BaseModel):
+    cooperatives: int
+    tracks: int
+    by_stage: StageTotalsOut
+    overdue_items: int
+    awaiting_verification: int = Field(
+        description="Items awaiting the caller's role's 확인 (both roles for admin)"
+    )
+    stalled_tracks: int
+
+
+class DashboardOut(BaseModel):
+    totals: DashboardTotalsOut = Field(description="Over every row matching the filters, not only this page")
+    rows: list[DashboardRowOut]
+    page: int
+    pages: int
+    total_rows: int
+
+
+SORT_PATTERN = "^-?(" + "|".join(dashboard.SORT_LABELS) + ")$"
+
+
+def dashboard_filters(
+    catalog: CatalogDep,
+    region: Annotated[str, Query(max_length=100, description="A 시·도, or a 지자체's full name")] = "",
+    model: Annotated[str, Query(max_length=64, description="A model key")] = "",
+    stage: Annotated[Literal["prepare", "plan", "execute", "complete"] | None, Query()] = None,
+    overdue: Annotated[bool, Query(description="Only tracks with overdue items")] = False,
+    awaiting: Annotated[bool, Query(description="Only tracks with items awaiting the caller's 확인")] = False,
+    stalled: Annotated[bool, Query(description="Only stalled tracks")] = False,
+    q: Annotated[str, Query(max_length=100, description="Part of the cooperative's name")] = "",
+    sort: Annotated[
+        str, Query(pattern=SORT_PATTERN, description="A column; '-' first for descending")
+    ] = dashboard.DEFAULT_SORT,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> dashboard.Filters:
+    return dashboard.parse_filters(
+        {
+            "region": region,
+            "model": model,
+            "stage": stage or "",
+            "overdue": "1" if overdue else "",
+            "awaiting": "1" if awaiting else "",
+            "stalled": "1" if stalled else "",
+            "q": q,
+            "sort": sort,
+            "page": str(page),
+        },
+        catalog,
+    )
+
+
+@router.get(
+    "/dashboard",
+    name="api:dashboard",
+    response_model=DashboardOut,
+    responses={
+        403: {"description": "Cooperative users have no 현황판"},
+        422: {"description": "Invalid filter"},
+    },
+)
+def get_dashboard(
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    user: ApiUser,
+    filters: Annotated[dashboard.Filters, Depends(dashboard_filters)],
+) -> DashboardOut:
+    """The 현황판: one row per visible track, filtered and sorted, 50 a page, with totals over all rows."""
+    if not dashboard.can_view(user):
+        raise ForbiddenError("현황판은 도시재생지원센터·지자체·운영 관리자가 봅니다.")
+    result = dashboard.load_page(
+        session=session, principal=user, catalog=catalog, filters=filters, stalled_days=settings.stalled_days
+    )
+    return DashboardOut(
+        totals=DashboardTotalsOut.model_validate(result.totals.as_dict()),
+        rows=[
+            DashboardRowOut(
+                track_id=r.track_id,
+                cooperative=DashboardCooperativeOut(id=r.cooperative_id, name=r.cooperative),
+                region=r.municipality,
+                model=r.model.key,
+                current_stage=r.current_stage,
+                progress=ProgressOut.of(r.progress),
+                lead_open=r.lead_open,
+                overdue=r.overdue,
+                due_soon=r.due_soon,
+                awaiting_verification=AwaitingOut.model_validate(r.awaiting_by_role),
+                last_activity_at=r.last_activity_at,
+                stalled=r.stalled,
+            )
+            for r in result.rows
+        ],
+        page=result.page,
+        pages=result.pages,
+        total_rows=result.totals.tracks,
+    )

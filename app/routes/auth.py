@@ -8,6 +8,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from app.deps import SESSION_CSRF, SESSION_EPOCH, SESSION_USER, SessionDep, csrf_token, html_router
+from app.models import User
 from app.services.auth import InvalidCredentialsError, LoginLockedError, authenticate, end_sessions
 from app.templating import kst, redirect, render
 
@@ -26,7 +27,14 @@ def safe_next(value: str | None) -> str:
         and value.isprintable()
     ):
         return value
-    return "/cooperatives"
+    return ""
+
+
+def home_for(request: Request, user: User) -> str:
+    """Where a person lands after login: a cooperative on its own page, everyone else on the 현황판."""
+    if user.role == "coop" and user.cooperative_id is not None:
+        return str(request.app.url_path_for("coops:detail", cooperative_id=str(user.cooperative_id)))
+    return str(request.app.url_path_for("dashboard:index"))
 
 
 @router.get("/login", name="auth:login_form")
@@ -60,7 +68,7 @@ def login(
     request.session[SESSION_USER] = user.id
     request.session[SESSION_EPOCH] = user.session_epoch
     csrf_token(request)
-    return redirect(request, safe_next(next))
+    return redirect(request, safe_next(next) or home_for(request, user))
 
 
 @router.post("/logout", name="auth:logout")

@@ -8,8 +8,9 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from app.deps import CatalogDep, CurrentCooperative, CurrentUser, SessionDep, html_router
+from app.services.dashboard import track_cards
 from app.services.orgs import cooperative_row, cooperative_rows, count_cooperatives
-from app.services.tracking import can_start_track, track_summaries
+from app.services.tracking import can_start_track
 from app.templating import render
 
 router = html_router(tags=["cooperatives"])
@@ -30,8 +31,11 @@ def cooperative_list(
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(page, pages)
     rows = cooperative_rows(session=session, principal=user, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    tracks = track_summaries(
-        session=session, catalog=catalog, cooperative_ids=[r.cooperative.id for r in rows if r.cooperative.id]
+    tracks = track_cards(
+        session=session,
+        principal=user,
+        catalog=catalog,
+        cooperative_ids=[r.cooperative.id for r in rows if r.cooperative.id],
     )
     return render(
         request,
@@ -54,9 +58,9 @@ def cooperative_detail(
     cooperative: CurrentCooperative,
 ) -> Response:
     assert cooperative.id is not None  # noqa: S101
-    summaries = track_summaries(session=session, catalog=catalog, cooperative_ids=[cooperative.id])[
-        cooperative.id
-    ]
+    summaries = track_cards(
+        session=session, principal=user, catalog=catalog, cooperative_ids=[cooperative.id]
+    )[cooperative.id]
     followed = {s.track.model_key for s in summaries}
     return render(
         request,

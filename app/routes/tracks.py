@@ -36,8 +36,19 @@ ITEM_BLOCKS = ["item_row", "progress_oob"]
 EVENTS_PAGE = 50
 
 
-def _check_filters(role: str, status: str) -> None:
+# ?show= narrows the checklist to what a count on the 현황판 or the cooperative page stands for.
+SHOW_FILTERS = {
+    "open": "미완료 항목",
+    "overdue": "기한 지난 항목",
+    "due_soon": "14일 안에 기한인 항목",
+    "awaiting": "확인을 기다리는 항목",
+}
+
+
+def _check_filters(role: str, status: str, show: str = "") -> None:
     """Unknown filter values are a clear 400, not silently ignored."""
+    if show and show not in SHOW_FILTERS:
+        raise HTTPException(status_code=400, detail=f"알 수 없는 보기 필터입니다: '{show}'.")
     if role and role not in LEAD_ROLES:
         raise HTTPException(status_code=400, detail=f"알 수 없는 역할 필터입니다: '{role}'.")
     if status and status not in STATUSES:
@@ -57,6 +68,7 @@ def _track_page(
     errors: dict[str, str] | None = None,
     role: str = "",
     status: str = "",
+    show: str = "",
     open_details: bool = False,
 ) -> Response:
     catalog = request.app.state.catalog
@@ -72,7 +84,8 @@ def _track_page(
             "focus": focus,
             "message": message,
             "errors": errors or {},
-            "filters": {"role": role, "status": status},
+            "filters": {"role": role, "status": status, "show": show},
+            "show_labels": SHOW_FILTERS,
             "stages_by_key": {s.key: s for s in ctx.model.stages},
             "catalog": catalog,
             "open_details": open_details,
@@ -164,9 +177,10 @@ def track_detail(
     ctx: CurrentTrack,
     role: str = "",
     status: str = "",
+    show: str = "",
 ) -> Response:
-    _check_filters(role, status)
-    return _track_page(request, session, user, ctx, blocks=["checklist"], role=role, status=status)
+    _check_filters(role, status, show)
+    return _track_page(request, session, user, ctx, blocks=["checklist"], role=role, status=status, show=show)
 
 
 def _form_changes(form: FormData) -> dict[str, Any]:

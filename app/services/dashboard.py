@@ -7,7 +7,7 @@ Asia/Seoul, so an item turns overdue the day after its due date with no write at
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,11 +24,10 @@ from app.services.errors import FormError
 from app.services.principal import Principal
 from app.services.progress import Progress, Ratio
 from app.services.summary import progress_of
-from app.services.tracking import today_kst
+from app.services.tracking import DUE_SOON_DAYS, today_kst
 from app.services.visibility import cooperative_scope
 
 PAGE_SIZE = 50
-DUE_SOON_DAYS = 14
 ACTIVITY_WEEKS = 12
 STAGE_FILTERS = (*STAGE_ORDER, "complete")
 STAGE_LABELS = {"prepare": "준비", "plan": "계획", "execute": "실행", "complete": "완료"}
@@ -49,6 +48,7 @@ SORT_LABELS = {
 }
 DEFAULT_SORT = "-overdue"
 VIEWER_ROLES = ("center", "municipality", "admin")
+RANK_TO_STAGE = {v: k for k, v in STAGE_RANK.items()} | {COMPLETE_RANK: "complete"}
 
 
 @dataclass(frozen=True)
@@ -386,6 +386,19 @@ def _totals(session: Session, q: _Query, f: Filters) -> Totals:
     )
 
 
+def load_totals(
+    *,
+    session: Session,
+    principal: Principal,
+    catalog: Catalog,
+    filters: Filters,
+    stalled_days: int,
+    now: datetime | None = None,
+) -> Totals:
+    """Only the totals over the filtered rows (one statement)."""
+    return _totals(session, _Query(principal, Clock.at(now, stalled_days), catalog), filters)
+
+
 def load_page(
     *,
     session: Session,
@@ -426,6 +439,55 @@ def iter_rows(
     stmt = q.where(q.base(*_row_columns(q)), filters).order_by(*q.order(filters.sort))
     for r in session.execute(stmt.execution_options(yield_per=batch)):
         yield _to_row(r, catalog)
+
+
+@dataclass(frozen=True)
+class TrackFlags:
+    """What the cooperative list and page show beside a track's bar."""
+
+    current_stage: str  # a STAGE_FILTERS key
+    overdue: int
+    due_soon: int
+    awaiting: int  # for the viewer (see _Query.awaiting)
+
+
+@dataclass(frozen=True)
+class TrackCard:
+    track: Track
+    model: BusinessModel | None  # None when the model left the content
+    progress: Progress | None
+    flags: TrackFlags | None
+
+
+def track_cards(
+    *,
+    session: Session,
+    principal: Principal,
+    catalog: Catalog,
+    cooperative_ids: Sequence[int],
+    now: datetime | None = None,
+) -> dict[int, list[TrackCard]]:
+    """The tracks of several (already visible) cooperatives with their stored progress and flags:
+    one statement, whatever the number of tracks."""
+    if not cooperative_ids:
+        return {}
+    q = _Query(principal, Clock.at(now, stalled_days=1), catalog)
+    stmt = (
+        select(Track, TrackSummary, q.overdue, q.due_soon, q.awaiting)
+        .outerjoin(TrackSummary, col(TrackSummary.track_id) == col(Track.id))
+        .outerjoin(q.due, q.due.c.track_id == col(Track.id))
+        .where(col(Track.cooperative_id).in_(cooperative_ids))
+        .order_by(col(Track.id))
+    )
+    out: dict[int, list[TrackCard]] = {cid: [] for cid in cooperative_ids}
+    for track, ts, over, soon, wait in session.execute(stmt).all():
+        model = catalog.model(track.model_key)
+        if model is None or ts is None:  # summaries of removed models are dropped
+            out[track.cooperative_id].append(TrackCard(track, model, None, None))
+            continue
+        flags = TrackFlags(RANK_TO_STAGE[ts.stage_rank], int(over), int(soon), int(wait))
+        out[track.cooperative_id].append(TrackCard(track, model, progress_of(ts), flags))
+    return out
 
 
 def region_options(*, session: Session, principal: Principal) -> list[tuple[str, list[str]]]:
@@ -480,9 +542,8 @@ def load_charts(
         q.base(col(Track.model_key), col(TrackSummary.stage_rank), func.count()), filters
     ).group_by(col(Track.model_key), col(TrackSummary.stage_rank))
     counts: dict[str, dict[str, int]] = {}
-    rank_to_stage = {v: k for k, v in STAGE_RANK.items()} | {COMPLETE_RANK: "complete"}
     for model_key, rank, n in session.execute(stmt).all():
-        counts.setdefault(model_key, dict.fromkeys(STAGE_FILTERS, 0))[rank_to_stage[rank]] = int(n)
+        counts.setdefault(model_key, dict.fromkeys(STAGE_FILTERS, 0))[RANK_TO_STAGE[rank]] = int(n)
     stage_by_model = [(m, counts[m.key]) for m in catalog.models if m.key in counts]
 
     since = clock.now - timedelta(weeks=ACTIVITY_WEEKS)

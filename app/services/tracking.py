@@ -5,9 +5,9 @@ Every successful change appends exactly one Event; a request that changes nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ MAX_ASSIGNEE = 100
 MAX_NA_REASON = 500
 MAX_COMMENT = 2000
 EDITABLE_FIELDS = ("status", "note", "na_reason", "assignee", "due_date")
+DUE_SOON_DAYS = 14  # "기한 임박": due today or within two weeks
 
 
 def today_kst(now: datetime | None = None) -> date:
@@ -154,45 +155,6 @@ def start_track(
     return track
 
 
-@dataclass(frozen=True)
-class TrackSummary:
-    track: Track
-    model: BusinessModel | None  # None when the model left the content
-    progress: Progress | None
-
-
-def track_summaries(
-    *, session: Session, catalog: Catalog, cooperative_ids: Sequence[int]
-) -> dict[int, list[TrackSummary]]:
-    """Tracks with their progress for several cooperatives, in two queries."""
-    if not cooperative_ids:
-        return {}
-    tracks = session.exec(
-        select(Track).where(col(Track.cooperative_id).in_(cooperative_ids)).order_by(col(Track.id))
-    ).all()
-    statuses = _statuses_by_track(session, [t.id for t in tracks if t.id is not None])
-    out: dict[int, list[TrackSummary]] = {cid: [] for cid in cooperative_ids}
-    for t in tracks:
-        model = catalog.model(t.model_key)
-        progress = compute_progress(model=model, statuses=statuses.get(t.id or 0, {})) if model else None
-        out[t.cooperative_id].append(TrackSummary(t, model, progress))
-    return out
-
-
-def _statuses_by_track(session: Session, track_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    if not track_ids:
-        return {}
-    rows = session.exec(
-        select(ItemState.track_id, ItemState.item_key, ItemState.status).where(
-            col(ItemState.track_id).in_(track_ids)
-        )
-    ).all()
-    out: dict[int, dict[str, str]] = {}
-    for track_id, key, status in rows:
-        out.setdefault(track_id, {})[key] = status
-    return out
-
-
 # --- the track page's data ---------------------------------------------------------------------
 
 
@@ -210,6 +172,20 @@ class ItemRow:
     can_verify: bool = False
     verifier_role: str | None = None
     overdue: bool = False
+    due_soon: bool = False  # open, due today or within DUE_SOON_DAYS
+
+    @property
+    def awaiting_verification(self) -> bool:
+        return bool(
+            self.state
+            and self.state.status == "done"
+            and self.state.verified_at is None
+            and self.verifier_role
+        )
+
+    @property
+    def open(self) -> bool:
+        return self.status not in ("done", "na")
 
     @property
     def status(self) -> str:
@@ -301,9 +277,9 @@ def load_track_view(
             row.can_edit = can_edit_item(principal, item)
             row.can_verify = can_verify(principal, item, state)
             row.verifier_role = verifier_role(item)
-        row.overdue = bool(
-            state and state.due_date and state.due_date < today and state.status not in ("done", "na")
-        )
+        due = state.due_date if state and state.status not in ("done", "na") else None
+        row.overdue = bool(due and due < today)
+        row.due_soon = bool(due and today <= due <= today + timedelta(days=DUE_SOON_DAYS))
         return row
 
     rows = [make_row(stage, item, item.key) for stage, item in model.items]

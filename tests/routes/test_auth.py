@@ -68,7 +68,10 @@ def test_login_form_keeps_a_local_next(client: TestClient) -> None:
     r = client.get("/login", params={"next": "/cooperatives/7"})
     assert '<input type="hidden" name="next" value="/cooperatives/7">' in r.text
     r = client.get("/login", params={"next": "//evil.com"})
-    assert '<input type="hidden" name="next" value="/cooperatives">' in r.text
+    assert '<input type="hidden" name="next" value="">' in r.text
+
+
+HOME = "(home)"  # the person's landing page: their cooperative, or the 현황판
 
 
 # --- logging in -------------------------------------------------------------------------------
@@ -80,13 +83,13 @@ def test_login_form_keeps_a_local_next(client: TestClient) -> None:
         ("/cooperatives", "/cooperatives"),
         ("/models/solar?x=1", "/models/solar?x=1"),
         ("/", "/"),
-        ("//evil.com", "/cooperatives"),
-        ("http://evil.com", "/cooperatives"),
-        ("https://evil.com/cooperatives", "/cooperatives"),
-        ("/\\evil.com", "/cooperatives"),
-        ("evil.com", "/cooperatives"),
-        ("", "/cooperatives"),
-        (None, "/cooperatives"),
+        ("//evil.com", HOME),
+        ("http://evil.com", HOME),
+        ("https://evil.com/cooperatives", HOME),
+        ("/\\evil.com", HOME),
+        ("evil.com", HOME),
+        ("", HOME),
+        (None, HOME),
     ],
 )
 def test_login_redirects_only_to_local_paths(
@@ -94,19 +97,28 @@ def test_login_redirects_only_to_local_paths(
 ) -> None:
     r = post_login(client, "coop-a", next_=next_)
     assert r.status_code == 303
-    assert r.headers["location"] == expected
+    # Without a safe local target a cooperative lands on its own page.
+    home = f"/cooperatives/{world.coop_a.id}"
+    assert r.headers["location"] == (home if expected == HOME else expected)
+
+
+@pytest.mark.parametrize(("who", "landing"), [("center", "/dashboard"), ("municipality", "/dashboard"), ("admin", "/dashboard")])
+def test_public_bodies_land_on_the_dashboard(client: TestClient, world: World, who: str, landing: str) -> None:
+    r = post_login(client, world.users[who].login, next_=None)
+    assert r.status_code == 303
+    assert r.headers["location"] == landing
 
 
 @pytest.mark.parametrize("value", ["/\t/evil.com", "/\n/evil.com", "/\r\n/evil.com", "/\x00x"])
 def test_next_with_control_characters_is_not_local(value: str) -> None:
     # Browsers drop tabs and newlines while parsing a URL: "/\t/evil.com" becomes "//evil.com".
-    assert safe_next(value) == "/cooperatives"
+    assert safe_next(value) == ""
 
 
 def test_htmx_login_never_hands_htmx_another_host(client: TestClient, world: World) -> None:
     r = post_login(client, "coop-a", next_="/\t/evil.com", headers={"HX-Request": "true"})
     assert r.status_code == 200
-    assert r.headers["HX-Redirect"] == "/cooperatives"
+    assert r.headers["HX-Redirect"] == f"/cooperatives/{world.coop_a.id}"
 
 
 def test_login_page_shows_the_user_afterwards(client: TestClient, world: World) -> None:

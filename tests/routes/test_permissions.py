@@ -157,6 +157,13 @@ MATRIX: dict[tuple[str, str], Case] = {
         api=True,
     ),
     ("api:track_events", "GET"): Case(members(200, anon=401, coop_b=404), params=track, api=True),
+    # 현황판: public bodies and admin; a cooperative is sent to its own page (303), and through
+    # the API refused (403). What each sees is tested in tests/routes/test_dashboard.py.
+    ("dashboard:index", "GET"): Case(members(200, coop_a=303, coop_b=303)),
+    ("dashboard:chart", "GET"): Case(members(200, coop_a=403, coop_b=403), params=lambda w: {"name": "stages"}),
+    ("dashboard:csv", "GET"): Case(members(200, coop_a=403, coop_b=403)),
+    ("dashboard:xlsx", "GET"): Case(members(200, coop_a=403, coop_b=403)),
+    ("api:dashboard", "GET"): Case(members(200, anon=401, coop_a=403, coop_b=403), api=True),
     # FastAPI's own documentation routes and the static files are public.
     ("openapi", "GET"): Case(everyone(200)),
     ("docs:swagger", "GET"): Case(everyone(200)),
