@@ -17,6 +17,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from app.models.tracking import ACTION_LABELS, FIELD_LABELS, STATUS_LABELS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
 KST = ZoneInfo("Asia/Seoul")
 
 
@@ -52,6 +53,16 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
     return f"{days // 30}개월 전"
 
 
+def filesize(value: int | None) -> str:
+    """Bytes as people read them (1.2 MB, 340 KB)."""
+    size = float(value or 0)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
 def _ymd(value: date | None) -> str:
     return value.isoformat() if value else ""
 
@@ -75,6 +86,7 @@ templates.env.globals["with_query"] = with_query
 templates.env.filters["kst"] = kst
 templates.env.filters["ymd"] = _ymd
 templates.env.filters["ago"] = ago
+templates.env.filters["filesize"] = filesize
 templates.env.globals.update(
     status_labels=STATUS_LABELS,
     field_labels=FIELD_LABELS,

@@ -1,5 +1,6 @@
 """Tables, one module each. Importing this package registers them all on SQLModel.metadata."""
 
+from app.models.decision import Decision
 from app.models.org import CenterMunicipality, Cooperative, Municipality, SupportCenter
 from app.models.summary import AppMeta, TrackDueItem, TrackSummary
 from app.models.tracking import Comment, Event, Evidence, ItemState, Track
@@ -11,6 +12,7 @@ __all__ = [
     "CenterMunicipality",
     "Comment",
     "Cooperative",
+    "Decision",
     "Event",
     "Evidence",
     "ItemState",

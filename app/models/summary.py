@@ -47,6 +47,13 @@ class TrackSummary(SQLModel, table=True):
     open_earlier: int = 0  # open items in stages before the furthest one with work under way
     awaiting_center: int = 0  # done, not yet confirmed, confirmed by the center
     awaiting_municipality: int = 0
+    # 위탁 전 확인 (consignment) items that apply, and how far they are; open 보완 요청 on any item.
+    consignment_applicable: int = 0
+    consignment_done: int = 0
+    consignment_verified: int = 0
+    change_requests: int = 0
+    # The newest 위탁 결정, kept by app.services.decisions (item changes leave it alone).
+    decision: str | None = Field(default=None, max_length=20)
     last_activity_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     last_activity_role: str | None = Field(default=None, max_length=20)
     prepare_completed_at: datetime | None = Field(

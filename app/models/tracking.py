@@ -28,6 +28,14 @@ FIELD_LABELS: dict[str, str] = {
     "url": "링크 주소",
     "body": "의견",
     "version": "버전",
+    "reason": "사유",
+    "change_request": "보완 요청",
+    "verified_note": "확인 메모",
+    "outcome": "결정",
+    "decided_on": "결정일",
+    "document_number": "문서번호",
+    "conditions": "조건",
+    "size": "크기",
 }
 ACTION_LABELS: dict[str, str] = {
     "track_started": "사업 추진 시작",
@@ -36,6 +44,9 @@ ACTION_LABELS: dict[str, str] = {
     "comment": "의견",
     "evidence_added": "증빙 추가",
     "evidence_removed": "증빙 삭제",
+    "changes_requested": "보완 요청",
+    "unverified": "확인 취소",
+    "decision": "위탁 결정",
 }
 
 
@@ -77,6 +88,11 @@ class ItemState(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     verified_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    verified_note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # An open 보완 요청 from the verifier: shown on the item until the cooperative marks it done again.
+    change_request: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    change_requested_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    change_requested_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class Evidence(SQLModel, table=True):
@@ -96,6 +112,7 @@ class Evidence(SQLModel, table=True):
     stored_name: str = Field(default="", max_length=64)  # random; never derived from the upload
     content_type: str = Field(default="", max_length=100)
     size: int = 0
+    sha256: str = Field(default="", max_length=64)  # of the stored file, for the readiness report
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     removed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

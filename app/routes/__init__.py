@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.routes import admin, api, auth, catalog, cooperatives, dashboard, docs, health, tracks
+from app.routes import admin, api, auth, catalog, cooperatives, dashboard, docs, health, readiness, tracks
 
 all_routers: list[APIRouter] = [
     health.router,
@@ -12,6 +12,7 @@ all_routers: list[APIRouter] = [
     cooperatives.router,
     dashboard.router,
     tracks.router,
+    readiness.router,
     admin.router,
     api.router,
 ]

@@ -38,6 +38,7 @@ EVENTS_PAGE = 50
 
 # ?show= narrows the checklist to what a count on the 현황판 or the cooperative page stands for.
 SHOW_FILTERS = {
+    "consignment": "위탁 전 확인 항목",
     "open": "미완료 항목",
     "overdue": "기한 지난 항목",
     "due_soon": "14일 안에 기한인 항목",
@@ -229,6 +230,11 @@ def update_item(
     )
 
 
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 @router.post("/tracks/{track_id}/items/{item_key}/verify", name="tracks:verify")
 def verify_item(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
@@ -246,6 +252,51 @@ def verify_item(
             model=ctx.model,
             item_key=item_key,
             version=_form_version(form),
+            note=_text(form, "note"),
+        ),
+    )
+
+
+@router.post("/tracks/{track_id}/items/{item_key}/request-changes", name="tracks:request_changes")
+def request_changes(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
+) -> Response:
+    return _item_action(
+        request,
+        session,
+        user,
+        ctx,
+        item_key,
+        lambda: tracking.request_changes(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=_form_version(form),
+            reason=_text(form, "reason"),
+        ),
+    )
+
+
+@router.post("/tracks/{track_id}/items/{item_key}/unverify", name="tracks:unverify")
+def unverify_item(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
+) -> Response:
+    return _item_action(
+        request,
+        session,
+        user,
+        ctx,
+        item_key,
+        lambda: tracking.unverify_item(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=_form_version(form),
+            reason=_text(form, "reason"),
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,58 @@ def _guard_edit(principal: Principal, model: BusinessModel, item_key: str) -> No
         raise ForbiddenError("이 항목에 증빙을 올릴 권한이 없습니다.")
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    name: str  # the uploaded file's own name (for people; never used as a path)
+    stored_name: str  # random, under the upload folder
+    content_type: str
+    size: int
+    sha256: str
+
+
+def store_upload(
+    *, session: Session, filename: str, stream: BinaryIO, upload_dir: Path, max_bytes: int, field: str = "file"
+) -> StoredFile:
+    """Check type (extension and leading bytes) and size while copying and hashing; nothing is
+    kept on error, and the file goes again if the transaction rolls back."""
+    name = Path(filename or "").name.strip()
+    if not name:
+        raise FormError({field: "파일을 선택하세요."})
+    kind = ALLOWED.get(Path(name).suffix.lower())
+    if kind is None:
+        raise FormError({field: f"'{name}'은(는) 올릴 수 없는 형식입니다. 가능한 형식: {ALLOWED_LABEL}"})
+    head = stream.read(16)
+    if not head:  # checked before the leading bytes, which an empty file can never match
+        raise FormError({field: "빈 파일은 올릴 수 없습니다."})
+    if not any(head.startswith(m) for m in kind.magic) or (
+        Path(name).suffix.lower() == ".webp" and head[8:12] != b"WEBP"
+    ):
+        raise FormError({field: f"'{name}'의 내용이 확장자({Path(name).suffix})와 맞지 않습니다."})
+
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    stored = secrets.token_hex(16)
+    target = upload_dir / stored
+    size = 0
+    digest = hashlib.sha256()
+    try:
+        with target.open("xb") as out:
+            chunk = head
+            while chunk:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FormError(
+                        {field: f"파일이 너무 큽니다. 한 파일은 {max_bytes // (1024 * 1024)}MB 이하여야 합니다."}
+                    )
+                out.write(chunk)
+                digest.update(chunk)
+                chunk = stream.read(CHUNK)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    remember_written_file(session, target)  # removed again if the transaction rolls back
+    return StoredFile(name[:200], stored, kind.content_type, size, digest.hexdigest())
+
+
 def add_file(
     *,
     session: Session,
@@ -70,46 +123,8 @@ def add_file(
     max_bytes: int,
     now: datetime | None = None,
 ) -> Evidence:
-    """Check type (extension and leading bytes) and size while copying; nothing is kept on error."""
     _guard_edit(principal, model, item_key)
-    name = Path(filename or "").name.strip()
-    if not name:
-        raise FormError({"file": "파일을 선택하세요."})
-    kind = ALLOWED.get(Path(name).suffix.lower())
-    if kind is None:
-        raise FormError({"file": f"'{name}'은(는) 올릴 수 없는 형식입니다. 가능한 형식: {ALLOWED_LABEL}"})
-    head = stream.read(16)
-    if not head:  # checked before the leading bytes, which an empty file can never match
-        raise FormError({"file": "빈 파일은 올릴 수 없습니다."})
-    if not any(head.startswith(m) for m in kind.magic) or (
-        Path(name).suffix.lower() == ".webp" and head[8:12] != b"WEBP"
-    ):
-        raise FormError({"file": f"'{name}'의 내용이 확장자({Path(name).suffix})와 맞지 않습니다."})
-
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    stored = secrets.token_hex(16)
-    target = upload_dir / stored
-    size = 0
-    try:
-        with target.open("xb") as out:
-            chunk = head
-            while chunk:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FormError(
-                        {
-                            "file": f"파일이 너무 큽니다. 한 파일은 {max_bytes // (1024 * 1024)}MB 이하여야 합니다."
-                        }
-                    )
-                out.write(chunk)
-                chunk = stream.read(CHUNK)
-        if size == 0:
-            raise FormError({"file": "빈 파일은 올릴 수 없습니다."})
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    remember_written_file(session, target)  # removed again if the transaction rolls back
-
+    f = store_upload(session=session, filename=filename, stream=stream, upload_dir=upload_dir, max_bytes=max_bytes)
     return _record(
         session,
         principal=principal,
@@ -119,12 +134,13 @@ def add_file(
         now=now,
         fields={
             "kind": "file",
-            "title": name[:200],
-            "stored_name": stored,
-            "content_type": kind.content_type,
-            "size": size,
+            "title": f.name,
+            "stored_name": f.stored_name,
+            "content_type": f.content_type,
+            "size": f.size,
+            "sha256": f.sha256,
         },
-        changes={"evidence": [None, name], "size": size},
+        changes={"evidence": [None, f.name], "size": f.size},
     )
 
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, Item, LeadRole, StageKey
-from app.models import AppMeta, Event, ItemState, Track, TrackDueItem, TrackSummary, User
+from app.models import AppMeta, Decision, Event, ItemState, Track, TrackDueItem, TrackSummary, User
 from app.models.base import utcnow
 from app.models.summary import COMPLETE_RANK, STAGE_RANK
 from app.services.progress import Progress, Ratio, compute_progress, progress_from_counts
@@ -36,6 +36,7 @@ class ItemFacts:
     due_date: date | None = None
     verified: bool = False
     updated_at: datetime | None = None
+    change_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class SummaryFacts:
     awaiting: Mapping[str, int]  # verifier role → done items not yet confirmed
     due: tuple[DueItem, ...]  # open items with a due date
     completed_at: Mapping[StageKey, datetime | None]
+    consignment: Mapping[str, int]  # applicable / done / verified 위탁 전 확인 items
+    change_requests: int  # open 보완 요청, any item
     last_activity_at: datetime | None
     last_activity_role: str | None
 
@@ -76,10 +79,17 @@ def compute_summary(
     awaiting = dict.fromkeys(VERIFIER_ROLES, 0)
     due: list[DueItem] = []
     last_change: dict[StageKey, datetime | None] = dict.fromkeys(STAGE_ORDER, None)
+    consignment = {"applicable": 0, "done": 0, "verified": 0}
+    change_requests = 0
     for stage, item in model.items:
         facts = items.get(item.key)
+        if item.consignment and (facts is None or facts.status != "na"):
+            consignment["applicable"] += 1
+            consignment["done"] += bool(facts and facts.status == "done")
+            consignment["verified"] += bool(facts and facts.status == "done" and facts.verified)
         if facts is None:
             continue
+        change_requests += facts.change_requested
         if facts.status in ("doing", "done"):
             started[stage] = True
         role = verifier_role(item)
@@ -106,6 +116,8 @@ def compute_summary(
         awaiting=awaiting,
         due=tuple(due),
         completed_at=completed_at,
+        consignment=consignment,
+        change_requests=change_requests,
         last_activity_at=last_activity[0] if last_activity else None,
         last_activity_role=last_activity[1] if last_activity else None,
     )
@@ -134,6 +146,10 @@ def summary_values(track_id: int, facts: SummaryFacts, now: datetime) -> dict[st
         "open_earlier": facts.open_earlier,
         "awaiting_center": facts.awaiting["center"],
         "awaiting_municipality": facts.awaiting["municipality"],
+        "consignment_applicable": facts.consignment["applicable"],
+        "consignment_done": facts.consignment["done"],
+        "consignment_verified": facts.consignment["verified"],
+        "change_requests": facts.change_requests,
         "last_activity_at": facts.last_activity_at,
         "last_activity_role": facts.last_activity_role,
         "refreshed_at": now,
@@ -190,6 +206,23 @@ def refresh_track(
         session.execute(insert(TrackDueItem), [_due_row(track_id, d) for d in facts.due])
 
 
+def _facts_query() -> Any:
+    return select(  # type: ignore[call-overload]
+        ItemState.track_id,
+        ItemState.item_key,
+        ItemState.status,
+        ItemState.due_date,
+        ItemState.verified_at,
+        ItemState.updated_at,
+        ItemState.change_request,
+    )
+
+
+def _facts(r: Any) -> ItemFacts:
+    _, _, status, due, verified_at, updated_at, change_request = r
+    return ItemFacts(status, due, verified_at is not None, updated_at, bool(change_request))
+
+
 def _due_row(track_id: int, d: DueItem) -> dict[str, Any]:
     return {"track_id": track_id, "item_key": d.item_key, "due_date": d.due_date, "lead": d.lead}
 
@@ -212,6 +245,17 @@ def last_activities(
     return {tid: (at, role) for tid, at, role in session.execute(stmt).all() if tid is not None}
 
 
+def latest_decisions(session: Session) -> dict[int, str]:
+    """Track id → the outcome of its newest 위탁 결정."""
+    newest = (
+        select(col(Decision.track_id), func.max(Decision.id).label("id"))
+        .group_by(col(Decision.track_id))
+        .subquery()
+    )
+    stmt = select(col(Decision.track_id), col(Decision.outcome)).join(newest, newest.c.id == Decision.id)
+    return {int(tid): str(outcome) for tid, outcome in session.execute(stmt).all()}
+
+
 BATCH = 2000
 
 
@@ -222,22 +266,14 @@ def refresh_all(*, session: Session, catalog: Catalog, now: datetime | None = No
     session.execute(delete(TrackSummary))
     tracks = session.execute(select(col(Track.id), col(Track.model_key)).order_by(col(Track.id))).all()
     activity = last_activities(session)
+    decisions = latest_decisions(session)
     count = 0
     for start in range(0, len(tracks), BATCH):
         chunk = tracks[start : start + BATCH]
         ids = [tid for tid, _ in chunk]
         states: dict[int, dict[str, ItemFacts]] = {tid: {} for tid in ids}
-        for tid, key, status, due, verified_at, updated_at in session.execute(
-            select(  # type: ignore[call-overload]
-                ItemState.track_id,
-                ItemState.item_key,
-                ItemState.status,
-                ItemState.due_date,
-                ItemState.verified_at,
-                ItemState.updated_at,
-            ).where(col(ItemState.track_id).in_(ids))
-        ).all():
-            states[tid][key] = ItemFacts(status, due, verified_at is not None, updated_at)
+        for r in session.execute(_facts_query().where(col(ItemState.track_id).in_(ids))).all():
+            states[r[0]][r[1]] = _facts(r)
         summaries: list[dict[str, Any]] = []
         dues: list[dict[str, Any]] = []
         for tid, model_key in chunk:
@@ -247,6 +283,8 @@ def refresh_all(*, session: Session, catalog: Catalog, now: datetime | None = No
             facts = compute_summary(model=model, items=states[tid], last_activity=activity.get(tid))
             summaries.append(summary_values(tid, facts, now))
             dues.extend(_due_row(tid, d) for d in facts.due)
+        for values in summaries:
+            values["decision"] = decisions.get(values["track_id"])
         if summaries:
             session.execute(insert(TrackSummary), summaries)
             count += len(summaries)

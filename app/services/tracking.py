@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -170,6 +170,8 @@ class ItemRow:
     comments: list[tuple[Comment, str | None]] = field(default_factory=list)
     can_edit: bool = False
     can_verify: bool = False
+    can_request_changes: bool = False
+    can_unverify: bool = False
     verifier_role: str | None = None
     overdue: bool = False
     due_soon: bool = False  # open, due today or within DUE_SOON_DAYS
@@ -186,6 +188,14 @@ class ItemRow:
     @property
     def open(self) -> bool:
         return self.status not in ("done", "na")
+
+    @property
+    def consignment(self) -> bool:
+        return bool(self.item and self.item.consignment)
+
+    @property
+    def change_request(self) -> str:
+        return self.state.change_request if self.state else ""
 
     @property
     def status(self) -> str:
@@ -277,6 +287,9 @@ def load_track_view(
             row.can_edit = can_edit_item(principal, item)
             row.can_verify = can_verify(principal, item, state)
             row.verifier_role = verifier_role(item)
+            is_verifier = row.verifier_role == principal.role
+            row.can_request_changes = bool(is_verifier and state and state.status == "done")
+            row.can_unverify = bool(is_verifier and state and state.verified_at is not None)
         due = state.due_date if state and state.status not in ("done", "na") else None
         row.overdue = bool(due and due < today)
         row.due_soon = bool(due and today <= due <= today + timedelta(days=DUE_SOON_DAYS))
@@ -410,6 +423,11 @@ def update_item(
     clears_verification = bool(state and state.verified_at is not None)
     if clears_verification:
         diff["verified"] = [True, False]
+    # The cooperative answers a 보완 요청 by marking the item done again (or 해당 없음).
+    closes_request = bool(state and state.change_request and after["status"] in ("done", "na"))
+    if closes_request:
+        assert state is not None  # noqa: S101
+        diff["change_request"] = [state.change_request, None]
 
     if state is None:
         state = ItemState(
@@ -432,7 +450,9 @@ def update_item(
             "updated_at": now,
         }
         if clears_verification:
-            values |= {"verified_by_id": None, "verified_at": None}
+            values |= {"verified_by_id": None, "verified_at": None, "verified_note": ""}
+        if closes_request:
+            values |= {"change_request": "", "change_requested_by_id": None, "change_requested_at": None}
         _versioned_update(session, state, version=stored_version, values=values)
 
     append_event(
@@ -448,17 +468,13 @@ def update_item(
     return state
 
 
-def verify_item(
-    *,
-    session: Session,
-    principal: Principal,
-    track: Track,
-    model: BusinessModel,
-    item_key: str,
-    version: int,
-    now: datetime | None = None,
-) -> ItemState:
-    """확인: the lead public body confirms a done item."""
+MAX_VERIFY_NOTE = 1000
+
+
+def _verifier_state(
+    session: Session, principal: Principal, track: Track, model: BusinessModel, item_key: str, version: int
+) -> tuple[Item, ItemState | None]:
+    """The item and its state, when ``principal`` is its verifier and ``version`` is current."""
     assert track.id is not None  # noqa: S101
     item = _item_or_404(model, item_key)
     role = verifier_role(item)
@@ -471,17 +487,74 @@ def verify_item(
     # A never-touched item is version 0: only another version is stale; at 0 it is simply not done.
     if (state.version if state else 0) != version:
         raise ConflictError(state)
+    return item, state
+
+
+def _reason(value: str, *, field: str, required: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise FormError({field: required})
+    if len(value) > MAX_VERIFY_NOTE:
+        raise FormError({field: f"{MAX_VERIFY_NOTE}자 이하로 입력하세요."})
+    return value
+
+
+def current_evidence_count(session: Session, track_id: int, item_key: str) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Evidence)
+            .where(
+                Evidence.track_id == track_id,
+                Evidence.item_key == item_key,
+                col(Evidence.removed_at).is_(None),
+            )
+        ).one()
+    )
+
+
+def verify_item(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    version: int,
+    note: str = "",
+    now: datetime | None = None,
+) -> ItemState:
+    """확인: the verifier confirms a done item, with an optional note. A 위탁 전 확인 item needs
+    evidence first: the 지자체 decides on what it can see."""
+    item, state = _verifier_state(session, principal, track, model, item_key, version)
     if state is None or state.status != "done":
         raise FormError({"status": "완료된 항목만 확인할 수 있습니다."})
     if state.verified_at is not None:
         raise FormError({"status": "이미 확인된 항목입니다."})
+    note = (note or "").strip()
+    if len(note) > MAX_VERIFY_NOTE:
+        raise FormError({"verified_note": f"확인 메모는 {MAX_VERIFY_NOTE}자 이하로 입력하세요."})
+    if item.consignment and not current_evidence_count(session, state.track_id, item_key):
+        raise FormError(
+            {
+                "evidence": "위탁 전 확인 항목은 증빙이 한 개 이상 있어야 확인할 수 있습니다. 조합에 증빙 등록을 요청하세요."
+            }
+        )
     now = now or utcnow()
     _versioned_update(
         session,
         state,
         version=version,
-        values={"verified_by_id": principal.id, "verified_at": now, "version": version + 1},
+        values={
+            "verified_by_id": principal.id,
+            "verified_at": now,
+            "verified_note": note,
+            "version": version + 1,
+        },
     )
+    changes: dict[str, Any] = {"verified": [False, True]}
+    if note:
+        changes["verified_note"] = note
     append_event(
         session,
         principal=principal,
@@ -489,7 +562,94 @@ def verify_item(
         model=model,
         item_key=item_key,
         action="verified",
-        changes={"verified": [False, True]},
+        changes=changes,
+        now=now,
+    )
+    return state
+
+
+def request_changes(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    version: int,
+    reason: str,
+    now: datetime | None = None,
+) -> ItemState:
+    """보완 요청: the verifier sends a done item back to 진행 중 with a reason, shown on the item
+    until the cooperative marks it done again (a confirmation it had is withdrawn with it)."""
+    _, state = _verifier_state(session, principal, track, model, item_key, version)
+    if state is None or state.status != "done":
+        raise FormError({"status": "완료로 표시된 항목에만 보완을 요청할 수 있습니다."})
+    reason = _reason(reason, field="reason", required="보완이 필요한 내용을 적어 주세요.")
+    now = now or utcnow()
+    changes: dict[str, Any] = {"status": ["done", "doing"], "change_request": [None, reason]}
+    if state.verified_at is not None:
+        changes["verified"] = [True, False]
+    _versioned_update(
+        session,
+        state,
+        version=version,
+        values={
+            "status": "doing",
+            "change_request": reason,
+            "change_requested_by_id": principal.id,
+            "change_requested_at": now,
+            "verified_by_id": None,
+            "verified_at": None,
+            "verified_note": "",
+            "updated_by_id": principal.id,
+            "updated_at": now,
+            "version": version + 1,
+        },
+    )
+    append_event(
+        session,
+        principal=principal,
+        track=track,
+        model=model,
+        item_key=item_key,
+        action="changes_requested",
+        changes=changes,
+        now=now,
+    )
+    return state
+
+
+def unverify_item(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    model: BusinessModel,
+    item_key: str,
+    version: int,
+    reason: str,
+    now: datetime | None = None,
+) -> ItemState:
+    """확인 취소: the verifier withdraws a confirmation, saying why; the item stays done."""
+    _, state = _verifier_state(session, principal, track, model, item_key, version)
+    if state is None or state.verified_at is None:
+        raise FormError({"status": "확인된 항목만 확인을 취소할 수 있습니다."})
+    reason = _reason(reason, field="reason", required="확인을 취소하는 사유를 적어 주세요.")
+    now = now or utcnow()
+    _versioned_update(
+        session,
+        state,
+        version=version,
+        values={"verified_by_id": None, "verified_at": None, "verified_note": "", "version": version + 1},
+    )
+    append_event(
+        session,
+        principal=principal,
+        track=track,
+        model=model,
+        item_key=item_key,
+        action="unverified",
+        changes={"verified": [True, False], "reason": reason},
         now=now,
     )
     return state

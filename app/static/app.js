@@ -22,6 +22,10 @@
   document.addEventListener("htmx:sendError", function () {
     show("서버에 연결할 수 없습니다. 네트워크 상태를 확인한 뒤 다시 시도하세요.");
   });
+  // Print buttons (the readiness report): no inline handlers under the CSP.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) window.print();
+  });
   document.addEventListener("htmx:beforeRequest", function () {
     var region = document.getElementById("flash");
     if (region) region.hidden = true;

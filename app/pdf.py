@@ -1,0 +1,23 @@
+"""Reports as PDF: WeasyPrint renders the same templates the pages use, with report.css.
+
+Korean text needs a CJK font on the machine (Debian: fonts-noto-cjk); `make` installs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+
+from app.templating import STATIC_DIR, templates
+
+REPORT_CSS = STATIC_DIR / "report.css"
+
+
+def render_pdf(request: Request, template: str, context: dict[str, Any]) -> bytes:
+    from weasyprint import CSS, HTML  # imported on first use: it loads Pango and the fonts
+
+    html = templates.get_template(template).render({"request": request, **context})
+    document = HTML(string=html, base_url=str(Path(STATIC_DIR)))
+    return bytes(document.write_pdf(stylesheets=[CSS(filename=str(REPORT_CSS))]))
