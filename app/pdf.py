@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Request
 
+from app.services.readiness import VERDICT_LABELS, VERDICT_RULES, Report
 from app.templating import STATIC_DIR, templates
 
 REPORT_CSS = STATIC_DIR / "report.css"
@@ -21,3 +22,12 @@ def render_pdf(request: Request, template: str, context: dict[str, Any]) -> byte
     html = templates.get_template(template).render({"request": request, **context})
     document = HTML(string=html, base_url=str(Path(STATIC_DIR)))
     return bytes(document.write_pdf(stylesheets=[CSS(filename=str(REPORT_CSS))]))
+
+
+def report_context(report: Report) -> dict[str, Any]:
+    """What the readiness templates (page and PDF) need besides the report."""
+    return {"report": report, "verdict_rules": VERDICT_RULES, "verdict_labels": VERDICT_LABELS}
+
+
+def readiness_pdf(request: Request, report: Report) -> bytes:
+    return render_pdf(request, "reports/readiness.html", report_context(report))

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from app.models.decision import OUTCOME_LABELS, VERDICT_LABELS
 from app.models.tracking import ACTION_LABELS, FIELD_LABELS, STATUS_LABELS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -88,6 +89,8 @@ templates.env.filters["ymd"] = _ymd
 templates.env.filters["ago"] = ago
 templates.env.filters["filesize"] = filesize
 templates.env.globals.update(
+    verdict_labels=VERDICT_LABELS,
+    outcome_labels=OUTCOME_LABELS,
     status_labels=STATUS_LABELS,
     field_labels=FIELD_LABELS,
     action_labels=ACTION_LABELS,

@@ -13,6 +13,13 @@ from app.models.base import UTCDateTime, utcnow
 Outcome = Literal["approved", "conditional", "deferred"]
 OUTCOMES: tuple[Outcome, ...] = ("approved", "conditional", "deferred")
 OUTCOME_LABELS = {"approved": "승인", "conditional": "조건부 승인", "deferred": "보류"}
+# The readiness verdict (app.services.readiness) a decision was based on.
+VERDICT_LABELS = {
+    "ready": "위탁 준비 완료",
+    "conditional": "조건부",
+    "not_ready": "미비",
+    "not_applicable": "해당 없음",
+}
 
 
 class Decision(SQLModel, table=True):

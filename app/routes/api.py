@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +26,8 @@ from app.deps import (
 )
 from app.models import ItemState, Track
 from app.models.tracking import Status
-from app.services import dashboard, tracking
+from app.pdf import readiness_pdf
+from app.services import dashboard, decisions, readiness, tracking
 from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
@@ -378,6 +379,19 @@ class AwaitingOut(BaseModel):
     municipality: int = Field(description="Done items waiting for the 지자체's 확인")
 
 
+class ConsignmentOut(BaseModel):
+    total: int
+    verified: int
+    self_reported: int
+    open: int
+    change_requests: int
+
+
+class DashboardReadinessOut(BaseModel):
+    verdict: Literal["ready", "conditional", "not_ready", "not_applicable"]
+    consignment: ConsignmentOut
+
+
 class DashboardRowOut(BaseModel):
     track_id: int
     cooperative: DashboardCooperativeOut
@@ -391,6 +405,8 @@ class DashboardRowOut(BaseModel):
     awaiting_verification: AwaitingOut
     last_activity_at: datetime | None
     stalled: bool = Field(description="No activity for MAEUL_STALLED_DAYS days and not complete")
+    readiness: DashboardReadinessOut
+    decision: str | None = Field(description="The newest 위탁 결정: approved | conditional | deferred")
 
 
 class StageTotalsOut(BaseModel):
@@ -431,6 +447,10 @@ def dashboard_filters(
     awaiting: Annotated[bool, Query(description="Only tracks with items awaiting the caller's 확인")] = False,
     stalled: Annotated[bool, Query(description="Only stalled tracks")] = False,
     q: Annotated[str, Query(max_length=100, description="Part of the cooperative's name")] = "",
+    decision: Annotated[
+        Literal["approved", "conditional", "deferred", "none"] | None,
+        Query(description="The newest 위탁 결정, or none"),
+    ] = None,
     sort: Annotated[
         str, Query(pattern=SORT_PATTERN, description="A column; '-' first for descending")
     ] = dashboard.DEFAULT_SORT,
@@ -445,6 +465,7 @@ def dashboard_filters(
             "awaiting": "1" if awaiting else "",
             "stalled": "1" if stalled else "",
             "q": q,
+            "decision": decision or "",
             "sort": sort,
             "page": str(page),
         },
@@ -490,6 +511,11 @@ def get_dashboard(
                 awaiting_verification=AwaitingOut.model_validate(r.awaiting_by_role),
                 last_activity_at=r.last_activity_at,
                 stalled=r.stalled,
+                readiness=DashboardReadinessOut(
+                    verdict=r.verdict,
+                    consignment=ConsignmentOut(**r.consignment.as_dict()),
+                ),
+                decision=r.decision,
             )
             for r in result.rows
         ],
@@ -497,3 +523,288 @@ def get_dashboard(
         pages=result.pages,
         total_rows=result.totals.tracks,
     )
+
+
+# --- verification as a conversation ------------------------------------------------------------
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=0, description="The item's version you read")
+    note: str = Field(default="", max_length=tracking.MAX_VERIFY_NOTE, description="Optional 확인 메모")
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=0, description="The item's version you read")
+    reason: str = Field(min_length=1, max_length=tracking.MAX_VERIFY_NOTE)
+
+
+VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not this item's verifier"},
+    409: {"description": "Stale version: `current` holds the stored item"},
+    422: {"description": "Invalid input, or the item is not in a state that allows it"},
+}
+
+
+def _verification(
+    ctx: CurrentTrack, session: SessionDep, item_key: str, action: Any
+) -> ItemOut | JSONResponse:
+    try:
+        action()
+    except ConflictError as exc:
+        current = _one_item(session, ctx, item_key)
+        return JSONResponse(
+            {"detail": exc.message, "current": current.model_dump(mode="json")}, status_code=409
+        )
+    return _one_item(session, ctx, item_key)
+
+
+@router.post(
+    "/tracks/{track_id}/items/{item_key}/verify",
+    name="api:verify",
+    response_model=ItemOut,
+    responses=VERIFY_RESPONSES,
+)
+def verify(
+    body: VerifyIn, session: SessionDep, user: ApiUser, ctx: CurrentTrack, item_key: str
+) -> ItemOut | JSONResponse:
+    """확인: confirm a done item (위탁 전 확인 items need at least one piece of evidence)."""
+    return _verification(
+        ctx,
+        session,
+        item_key,
+        lambda: tracking.verify_item(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=body.version,
+            note=body.note,
+        ),
+    )
+
+
+@router.post(
+    "/tracks/{track_id}/items/{item_key}/request-changes",
+    name="api:request_changes",
+    response_model=ItemOut,
+    responses=VERIFY_RESPONSES,
+)
+def request_changes(
+    body: ReasonIn, session: SessionDep, user: ApiUser, ctx: CurrentTrack, item_key: str
+) -> ItemOut | JSONResponse:
+    """보완 요청: send a done item back to doing with a reason, shown until it is done again."""
+    return _verification(
+        ctx,
+        session,
+        item_key,
+        lambda: tracking.request_changes(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=body.version,
+            reason=body.reason,
+        ),
+    )
+
+
+@router.post(
+    "/tracks/{track_id}/items/{item_key}/unverify",
+    name="api:unverify",
+    response_model=ItemOut,
+    responses=VERIFY_RESPONSES,
+)
+def unverify(
+    body: ReasonIn, session: SessionDep, user: ApiUser, ctx: CurrentTrack, item_key: str
+) -> ItemOut | JSONResponse:
+    """확인 취소: withdraw a confirmation, with a reason."""
+    return _verification(
+        ctx,
+        session,
+        item_key,
+        lambda: tracking.unverify_item(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=body.version,
+            reason=body.reason,
+        ),
+    )
+
+
+# --- readiness and decisions -------------------------------------------------------------------
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class ReadinessItemOut(ItemOut):
+    text: str
+    change_request: str
+    verified_note: str
+    evidence: list[EvidenceOut]
+
+
+class ReadinessOut(BaseModel):
+    verdict: Literal["ready", "conditional", "not_ready", "not_applicable"]
+    reasons: list[str]
+    consignment: ConsignmentOut
+    items: list[ReadinessItemOut] = Field(description="The 위탁 전 확인 items")
+    progress: ProgressOut
+    report_number: str
+    generated_at: datetime
+    content_version: str
+
+
+@router.get("/tracks/{track_id}/readiness", name="api:readiness", response_model=ReadinessOut)
+def get_readiness(session: SessionDep, catalog: CatalogDep, user: ApiUser, ctx: CurrentTrack) -> ReadinessOut:
+    """The readiness verdict (위탁 준비도) and what it rests on, as on the report page."""
+    report = readiness.load_report(
+        session=session,
+        principal=user,
+        catalog=catalog,
+        track=ctx.track,
+        cooperative=ctx.cooperative,
+        model=ctx.model,
+    )
+    items = []
+    for row in report.items:
+        assert row.item is not None  # noqa: S101 - consignment rows come from the content
+        base = _item_out(
+            row.stage, row.item, (row.state, row.updated_by, row.verified_by) if row.state else None
+        )
+        items.append(
+            ReadinessItemOut(
+                **base.model_dump(),
+                text=row.item.text,
+                change_request=row.change_request,
+                verified_note=row.state.verified_note if row.state else "",
+                evidence=[
+                    EvidenceOut(
+                        id=e.id or 0,
+                        kind=e.kind,
+                        title=e.title,
+                        size=e.size,
+                        sha256=e.sha256,
+                        uploaded_at=e.created_at,
+                    )
+                    for e in row.evidence
+                ],
+            )
+        )
+    return ReadinessOut(
+        verdict=report.verdict,
+        reasons=report.reasons,
+        consignment=ConsignmentOut(**report.consignment.as_dict()),
+        items=items,
+        progress=ProgressOut.of(report.view.progress),
+        report_number=report.number,
+        generated_at=report.generated_at,
+        content_version=report.content_version,
+    )
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["approved", "conditional", "deferred"]
+    decided_on: date
+    document_number: str = Field(min_length=1, max_length=decisions.MAX_DOCUMENT_NUMBER)
+    conditions: str = Field(default="", max_length=decisions.MAX_TEXT, description="Required for conditional")
+    reason: str = Field(default="", max_length=decisions.MAX_TEXT, description="Required for deferred")
+
+
+class DecisionOut(BaseModel):
+    id: int
+    outcome: str
+    decided_on: date
+    document_number: str
+    conditions: str
+    reason: str
+    verdict: str = Field(description="The readiness verdict when the decision was recorded")
+    report_number: str
+    report_sha256: str = Field(description="SHA-256 of the readiness PDF stored with the decision")
+    decided_by: str | None
+    created_at: datetime
+    current: bool = Field(description="The newest decision, which supersedes the earlier ones")
+
+
+def _decision_out(row: readiness.DecisionRow, current: bool) -> DecisionOut:
+    d = row.decision
+    return DecisionOut(
+        id=d.id or 0,
+        outcome=d.outcome,
+        decided_on=d.decided_on,
+        document_number=d.document_number,
+        conditions=d.conditions,
+        reason=d.reason,
+        verdict=d.verdict,
+        report_number=d.report_number,
+        report_sha256=d.report_sha256,
+        decided_by=row.decided_by,
+        created_at=d.created_at,
+        current=current,
+    )
+
+
+@router.get("/tracks/{track_id}/decisions", name="api:decisions", response_model=list[DecisionOut])
+def list_decisions(session: SessionDep, ctx: CurrentTrack) -> list[DecisionOut]:
+    """The track's 위탁 결정, newest (current) first."""
+    assert ctx.track.id is not None  # noqa: S101
+    rows = readiness.decisions_of(session, ctx.track.id)
+    return [_decision_out(r, i == 0) for i, r in enumerate(rows)]
+
+
+@router.post(
+    "/tracks/{track_id}/decisions",
+    name="api:decide",
+    response_model=DecisionOut,
+    status_code=201,
+    responses={403: {"description": "Only the cooperative's 지자체"}, 422: {"description": "Invalid input"}},
+)
+def create_decision(
+    body: DecisionIn,
+    request: Request,
+    session: SessionDep,
+    catalog: CatalogDep,
+    user: ApiUser,
+    ctx: CurrentTrack,
+) -> DecisionOut:
+    """Record a 위탁 결정; the readiness report of this moment is stored with it (PDF)."""
+    if not decisions.can_decide(user, ctx.cooperative):
+        raise ForbiddenError("위탁 결정은 이 조합을 관할하는 지자체 담당자만 기록할 수 있습니다.")
+    data = decisions.DecisionInput(
+        body.outcome, body.decided_on, body.document_number, body.conditions, body.reason
+    )
+    decisions.validate(data, today=tracking.today_kst())
+    report = readiness.load_report(
+        session=session,
+        principal=user,
+        catalog=catalog,
+        track=ctx.track,
+        cooperative=ctx.cooperative,
+        model=ctx.model,
+    )
+    decision = decisions.record_decision(
+        session=session,
+        principal=user,
+        track=ctx.track,
+        cooperative=ctx.cooperative,
+        model=ctx.model,
+        data=data,
+        report=report,
+        report_pdf=readiness_pdf(request, report),
+        today=tracking.today_kst(),
+    )
+    return _decision_out(readiness.DecisionRow(decision, user.display_name), True)

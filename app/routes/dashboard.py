@@ -64,6 +64,7 @@ def dashboard_page(
             "models": catalog.models,
             "sort_labels": dashboard.SORT_LABELS,
             "stage_labels": dashboard.STAGE_LABELS,
+            "decision_filters": dashboard.DECISION_FILTERS,
             "stalled_days": settings.stalled_days,
         },
         blocks=["results"],

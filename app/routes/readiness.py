@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlmodel import Session
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from app import pdf
 from app.deps import (
     CatalogDep,
     CurrentTrack,
@@ -22,7 +23,7 @@ from app.deps import (
     html_router,
 )
 from app.models.decision import OUTCOME_LABELS
-from app.pdf import render_pdf
+from app.pdf import report_context
 from app.services import bundle, decisions, readiness
 from app.services.errors import FormError
 from app.services.evidence import store_upload
@@ -42,18 +43,6 @@ def _report(session: Session, user: Principal, catalog: CatalogDep, ctx: Current
         cooperative=ctx.cooperative,
         model=ctx.model,
     )
-
-
-def report_context(report: readiness.Report) -> dict[str, Any]:
-    return {
-        "report": report,
-        "verdict_rules": readiness.VERDICT_RULES,
-        "verdict_labels": readiness.VERDICT_LABELS,
-    }
-
-
-def report_pdf(request: Request, report: readiness.Report) -> bytes:
-    return render_pdf(request, "reports/readiness.html", report_context(report))
 
 
 def _download(filename: str, fallback: str) -> dict[str, str]:
@@ -94,12 +83,12 @@ def readiness_page(
 
 
 @router.get("/tracks/{track_id}/readiness.pdf", name="readiness:pdf")
-def readiness_pdf(
+def readiness_pdf_download(
     request: Request, session: SessionDep, user: CurrentUser, catalog: CatalogDep, ctx: CurrentTrack
 ) -> Response:
     report = _report(session, user, catalog, ctx)
     return Response(
-        report_pdf(request, report),
+        pdf.readiness_pdf(request, report),
         media_type="application/pdf",
         headers=_download(f"위탁준비도-{report.number}.pdf", f"readiness-{report.number}.pdf"),
     )
@@ -115,11 +104,11 @@ def evidence_bundle(
     ctx: CurrentTrack,
 ) -> Response:
     report = _report(session, user, catalog, ctx)
-    pdf = report_pdf(request, report)
+    report_file = pdf.readiness_pdf(request, report)
     files, rows = bundle.evidence_entries(report, settings.upload_dir)
     manifest = bundle.manifest_csv(rows, bundle.uploader_names(session, report))
     entries = [
-        bundle.Entry(f"위탁준비도-{report.number}.pdf", data=pdf),
+        bundle.Entry(f"위탁준비도-{report.number}.pdf", data=report_file),
         bundle.Entry("manifest.csv", data=manifest),
         *files,
     ]
@@ -185,7 +174,7 @@ def record_decision(
             model=ctx.model,
             data=data,
             report=report,
-            report_pdf=report_pdf(request, report),
+            report_pdf=pdf.readiness_pdf(request, report),
             document=document,
             today=today_kst(),
         )

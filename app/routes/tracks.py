@@ -21,6 +21,7 @@ from app.deps import (
     QueryId,
     SessionDep,
     SettingsDep,
+    TrackContext,
     html_router,
 )
 from app.models.tracking import STATUSES
@@ -28,6 +29,7 @@ from app.services import evidence as evidence_service
 from app.services import exports, tracking
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
+from app.services.readiness import readiness_of_view
 from app.templating import is_htmx, redirect, render
 
 router = html_router(tags=["tracks"])
@@ -81,6 +83,7 @@ def _track_page(
         "pages/track.html",
         {
             "view": view,
+            "readiness": readiness_of_view(view),
             "row": view.row(focus) if focus else None,
             "focus": focus,
             "message": message,
@@ -427,6 +430,47 @@ def track_events_csv(session: SessionDep, user: CurrentUser, ctx: CurrentTrack) 
         exports.events_csv(events),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _checklist_name(ctx: TrackContext, suffix: str) -> dict[str, str]:
+    from urllib.parse import quote
+
+    korean = quote(f"체크리스트-{ctx.cooperative.name}-{ctx.model.title}.{suffix}")
+    return {
+        "Content-Disposition": f"attachment; filename=\"track-{ctx.track.id}-checklist.{suffix}\"; filename*=UTF-8''{korean}"
+    }
+
+
+@router.get("/tracks/{track_id}/checklist.csv", name="tracks:checklist_csv")
+def checklist_csv(session: SessionDep, user: CurrentUser, ctx: CurrentTrack) -> Response:
+    view = tracking.load_track_view(
+        session=session,
+        principal=user,
+        track=ctx.track,
+        cooperative=ctx.cooperative,
+        model=ctx.model,
+        events_limit=0,
+    )
+    return Response(
+        exports.checklist_csv(view), media_type="text/csv; charset=utf-8", headers=_checklist_name(ctx, "csv")
+    )
+
+
+@router.get("/tracks/{track_id}/checklist.xlsx", name="tracks:checklist_xlsx")
+def checklist_xlsx(session: SessionDep, user: CurrentUser, ctx: CurrentTrack) -> Response:
+    view = tracking.load_track_view(
+        session=session,
+        principal=user,
+        track=ctx.track,
+        cooperative=ctx.cooperative,
+        model=ctx.model,
+        events_limit=0,
+    )
+    return Response(
+        exports.checklist_xlsx(view),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_checklist_name(ctx, "xlsx"),
     )
 
 

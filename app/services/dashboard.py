@@ -19,10 +19,12 @@ from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, LeadRole, StageKey
 from app.models import Cooperative, Event, Municipality, Track, TrackDueItem, TrackSummary
 from app.models.base import utcnow
+from app.models.decision import OUTCOME_LABELS
 from app.models.summary import COMPLETE_RANK, STAGE_RANK
 from app.services.errors import FormError
 from app.services.principal import Principal
 from app.services.progress import Progress, Ratio
+from app.services.readiness import Consignment, readiness_of_summary
 from app.services.summary import progress_of
 from app.services.tracking import DUE_SOON_DAYS, today_kst
 from app.services.visibility import cooperative_scope
@@ -48,6 +50,7 @@ SORT_LABELS = {
 }
 DEFAULT_SORT = "-overdue"
 VIEWER_ROLES = ("center", "municipality", "admin")
+DECISION_FILTERS = {**OUTCOME_LABELS, "none": "결정 없음"}
 RANK_TO_STAGE = {v: k for k, v in STAGE_RANK.items()} | {COMPLETE_RANK: "complete"}
 
 
@@ -60,6 +63,7 @@ class Filters:
     awaiting: bool = False
     stalled: bool = False
     q: str = ""
+    decision: str = ""  # an outcome, or "none" for tracks without a 위탁 결정
     sort: str = DEFAULT_SORT
     page: int = 1
 
@@ -93,6 +97,8 @@ class Filters:
             out["정체"] = "정체만"
         if self.q:
             out["조합 이름"] = self.q
+        if self.decision:
+            out["위탁 결정"] = DECISION_FILTERS[self.decision]
         return out
 
 
@@ -118,6 +124,11 @@ def parse_filters(params: Mapping[str, str], catalog: Catalog) -> Filters:
     sort = params.get("sort", "") or DEFAULT_SORT
     if sort.removeprefix("-") not in SORT_LABELS:
         errors["sort"] = f"'{sort}'(으)로는 정렬할 수 없습니다."
+    decision = params.get("decision", "")
+    if decision and decision not in DECISION_FILTERS:
+        errors["decision"] = (
+            f"'{decision}'은(는) 알 수 없는 위탁 결정입니다 (approved, conditional, deferred, none 중 하나)."
+        )
     raw_page = params.get("page", "") or "1"
     page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 6 else 0
     if page < 1:
@@ -134,6 +145,7 @@ def parse_filters(params: Mapping[str, str], catalog: Catalog) -> Filters:
         awaiting=flag("awaiting"),
         stalled=flag("stalled"),
         q=q,
+        decision=decision,
         sort=sort,
         page=max(page, 1),
     )
@@ -224,6 +236,10 @@ class _Query:
             stmt = stmt.where(self.awaiting > 0)
         if f.stalled:
             stmt = stmt.where(self.stalled)
+        if f.decision == "none":
+            stmt = stmt.where(col(TrackSummary.decision).is_(None))
+        elif f.decision:
+            stmt = stmt.where(col(TrackSummary.decision) == f.decision)
         if f.q:
             pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             stmt = stmt.where(col(Cooperative.name).ilike(pattern, escape="\\"))
@@ -269,6 +285,9 @@ class Row:
     last_activity_at: datetime | None
     last_activity_role: str | None
     stalled: bool
+    verdict: str
+    consignment: Consignment
+    decision: str | None
 
     @property
     def current_stage(self) -> StageKey | None:
@@ -332,6 +351,7 @@ def _to_row(r: Any, catalog: Catalog) -> Row:
     ts: TrackSummary = r[0]
     model = catalog.model(r[1])
     assert model is not None  # noqa: S101 - rows are limited to the catalog's models
+    verdict, consignment = readiness_of_summary(ts)
     return Row(
         track_id=ts.track_id,
         cooperative_id=r[2],
@@ -349,6 +369,9 @@ def _to_row(r: Any, catalog: Catalog) -> Row:
         last_activity_at=ts.last_activity_at,
         last_activity_role=ts.last_activity_role,
         stalled=bool(r.stalled),
+        verdict=verdict,
+        consignment=consignment,
+        decision=ts.decision,
     )
 
 
@@ -449,6 +472,9 @@ class TrackFlags:
     overdue: int
     due_soon: int
     awaiting: int  # for the viewer (see _Query.awaiting)
+    verdict: str
+    consignment: Consignment
+    decision: str | None
 
 
 @dataclass(frozen=True)
@@ -485,7 +511,10 @@ def track_cards(
         if model is None or ts is None:  # summaries of removed models are dropped
             out[track.cooperative_id].append(TrackCard(track, model, None, None))
             continue
-        flags = TrackFlags(RANK_TO_STAGE[ts.stage_rank], int(over), int(soon), int(wait))
+        verdict, consignment = readiness_of_summary(ts)
+        flags = TrackFlags(
+            RANK_TO_STAGE[ts.stage_rank], int(over), int(soon), int(wait), verdict, consignment, ts.decision
+        )
         out[track.cooperative_id].append(TrackCard(track, model, progress_of(ts), flags))
     return out
 

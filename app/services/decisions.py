@@ -119,7 +119,9 @@ def record_decision(
         changes["conditions"] = data.conditions
     if data.reason:
         changes["reason"] = data.reason
-    append_event(session, principal=principal, track=track, model=model, action="decision", changes=changes, now=now)
+    append_event(
+        session, principal=principal, track=track, model=model, action="decision", changes=changes, now=now
+    )
     # The 현황판 shows the newest decision; item changes leave this column alone.
     session.execute(
         update(TrackSummary).where(col(TrackSummary.track_id) == track.id).values(decision=data.outcome)

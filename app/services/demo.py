@@ -23,21 +23,22 @@ class DemoCoop:
     model_key: str
     site: str
     login: str
-    approved_on: date
+    approved_on: date | None  # 설립인가일; None where the guidebook gives none (협동조합 are not 인가)
+    address: str = ""  # defaults to the municipality's name
 
 
-# (name, 시도, 시군구)
+# (name, 시도, 시군구). 서울 도시재생's 민간위탁 contract is with 서울시 itself, not with 용산구.
 MUNICIPALITIES = [
-    ("서울특별시 용산구", "서울특별시", "용산구"),
+    ("서울특별시", "서울특별시", ""),
     ("서울특별시 동작구", "서울특별시", "동작구"),
     ("인천광역시 남동구", "인천광역시", "남동구"),
     ("충청북도 청주시", "충청북도", "청주시"),
     ("대구광역시 동구", "대구광역시", "동구"),
     ("세종특별자치시", "세종특별자치시", ""),
 ]
-# center → municipalities it serves; the Seoul center is a 광역 center serving both Seoul districts.
+# center → municipalities it serves; the Seoul center is a 광역 center serving 서울시 and 동작구.
 CENTERS = {
-    "서울특별시 도시재생지원센터": ["서울특별시 용산구", "서울특별시 동작구"],
+    "서울특별시 도시재생지원센터": ["서울특별시", "서울특별시 동작구"],
     "인천광역시 남동구 도시재생지원센터": ["인천광역시 남동구"],
     "청주시 도시재생지원센터": ["충청북도 청주시"],
     "대구광역시 동구 도시재생지원센터": ["대구광역시 동구"],
@@ -46,12 +47,13 @@ CENTERS = {
 COOPS = [
     DemoCoop(
         "서울 도시재생 사회적협동조합",
-        "서울특별시 용산구",
+        "서울특별시",
         "서울특별시 도시재생지원센터",
         "hub-facility",
         "서울역 일대 도시재생활성화지역",
         "coop-seoul",
         date(2019, 3, 15),
+        address="서울특별시 용산구",
     ),
     DemoCoop(
         "인천 만부마을 마을관리 사회적협동조합",
@@ -78,7 +80,7 @@ COOPS = [
         "facility-maintenance",
         "상도4동 도시재생사업지",
         "coop-sang4",
-        date(2019, 5, 10),
+        None,  # 2019년 설립 (the guidebook gives the year only)
     ),
     DemoCoop(
         "대구 안심에너지협동조합",
@@ -87,7 +89,7 @@ COOPS = [
         "solar",
         "안심마을",
         "coop-ansim",
-        date(2018, 11, 5),
+        None,
     ),
     DemoCoop(
         "번암빛돌 마을관리 사회적협동조합",
@@ -100,7 +102,7 @@ COOPS = [
     ),
 ]
 MUNICIPALITY_LOGINS = {
-    "서울특별시 용산구": "gov-yongsan",
+    "서울특별시": "gov-seoul",
     "서울특별시 동작구": "gov-dongjak",
     "인천광역시 남동구": "gov-namdong",
     "충청북도 청주시": "gov-cheongju",
@@ -154,7 +156,7 @@ def load_demo(*, session: Session, catalog: Catalog) -> dict[str, int]:
             coop = Cooperative(
                 name=c.name,
                 site=c.site,
-                address=c.municipality,
+                address=c.address or c.municipality,
                 municipality_id=munis[c.municipality].id,  # type: ignore[attr-defined]
                 support_center_id=centers[c.center].id,  # type: ignore[attr-defined]
                 approved_on=c.approved_on,
@@ -180,22 +182,39 @@ def load_demo(*, session: Session, catalog: Catalog) -> dict[str, int]:
 
 
 # Per cooperative and stage: how many items (in guidebook order) are done, then how many in progress.
-# Drawn from each PLUS case: 서울 runs eight facilities under a 3-year consignment, 만부 holds its
-# 사용수익허가 and is opening, 청주와우 is piloting the market car park, 상4랑 has served since 2019,
-# 안심 runs its plant and is negotiating a second, 번암빛돌 is still preparing.
+# Drawn from each PLUS case: 서울 runs eight facilities under a 3-year consignment from 서울시, 만부
+# has received its 사용수익허가 and has not opened yet, 청주와우 is piloting the market car park,
+# 상4랑 has served since 2019, 안심 runs its plant and is negotiating a second, 번암빛돌 is still preparing.
 PROGRESS: dict[str, dict[str, tuple[int, int]]] = {
     "coop-seoul": {"prepare": (4, 0), "plan": (6, 0), "execute": (1, 1)},
-    "coop-manbu": {"prepare": (5, 0), "plan": (3, 1), "execute": (0, 0)},
+    "coop-manbu": {"prepare": (5, 0), "plan": (4, 0), "execute": (0, 0)},
     "coop-wawoo": {"prepare": (5, 0), "plan": (2, 2), "execute": (0, 0)},
     "coop-sang4": {"prepare": (5, 0), "plan": (4, 0), "execute": (1, 2)},
     "coop-ansim": {"prepare": (5, 0), "plan": (3, 0), "execute": (2, 1)},
     "coop-beonam": {"prepare": (2, 2), "plan": (0, 1), "execute": (0, 0)},
 }
 ASSIGNEES = ("사무국장", "이사장", "사업팀장", "회계 담당")
+# Where a case leaves its model's usual path: item → (status, note or 해당 없음 reason), written by
+# the cooperative and confirmed by nobody. 안심's plant stands on the roof of a public institution
+# (신용보증기금), not on 공유재산: there is no 지자체 lease, and nothing of that site for 대구 동구 to confirm.
+DEPARTURES: dict[str, dict[str, tuple[str, str]]] = {
+    "coop-ansim": {
+        "site-search": (
+            "done",
+            "1호기 부지: 공공기관(신용보증기금) 시설의 옥상. 2호기 부지는 지자체·공공기관과 협의 중",
+        ),
+        "site-assessment": ("done", "신용보증기금 시설 옥상 기준의 검토(공유재산 아님)"),
+        "lease-contract": (
+            "na",
+            "옥상 부지를 공공기관(신용보증기금)에서 임대했습니다. 지자체 공유재산의 임대가 아닙니다.",
+        ),
+    },
+}
 
 
 def _demo_track(session: Session, catalog: Catalog, spec: DemoCoop, coop: Cooperative) -> int:
     """Start the cooperative's guidebook model and record realistic progress, once."""
+    from app.services.evidence import add_link
     from app.services.principal import Principal, load_principal
     from app.services.tracking import add_comment, start_track, update_item, verifier_role, verify_item
 
@@ -221,6 +240,7 @@ def _demo_track(session: Session, catalog: Catalog, spec: DemoCoop, coop: Cooper
         session=session, principal=people["coop"], cooperative=coop, catalog=catalog, model_key=spec.model_key
     )
     today = today_kst()
+    departures = DEPARTURES.get(spec.login, {})
     n = 0
     for stage in model.stages:
         done, doing = PROGRESS[spec.login][stage.key]
@@ -230,6 +250,11 @@ def _demo_track(session: Session, catalog: Catalog, spec: DemoCoop, coop: Cooper
             who = people[item.lead]
             status = "done" if i < done else "doing"
             changes: dict[str, object] = {"status": status, "assignee": ASSIGNEES[n % len(ASSIGNEES)]}
+            departure = departures.get(item.key)
+            if departure is not None:  # the cooperative's own account, with its note or reason
+                who, (status, why) = people["coop"], departure
+                reason = {"na_reason": why} if status == "na" else {"note": why}
+                changes = {**changes, "status": status, **reason}
             if status == "doing":
                 # One overdue item per cooperative shows what the center will be chasing.
                 changes["due_date"] = (
@@ -245,7 +270,17 @@ def _demo_track(session: Session, catalog: Catalog, spec: DemoCoop, coop: Cooper
                 changes=changes,
             )
             verifier = verifier_role(item)
-            if status == "done" and verifier and n % 4 != 1:  # most, not all, confirmed
+            if status == "done" and verifier and departure is None and n % 4 != 1:  # most, not all
+                if item.consignment:  # a 위탁 전 확인 item is confirmed on evidence
+                    add_link(
+                        session=session,
+                        principal=who,
+                        track=track,
+                        model=model,
+                        item_key=item.key,
+                        url=f"https://example.org/maeul-demo/{spec.login}/{item.key}",
+                        title="데모 증빙 (예시 링크)",
+                    )
                 verify_item(
                     session=session,
                     principal=people[verifier],

@@ -68,7 +68,13 @@ class StoredFile:
 
 
 def store_upload(
-    *, session: Session, filename: str, stream: BinaryIO, upload_dir: Path, max_bytes: int, field: str = "file"
+    *,
+    session: Session,
+    filename: str,
+    stream: BinaryIO,
+    upload_dir: Path,
+    max_bytes: int,
+    field: str = "file",
 ) -> StoredFile:
     """Check type (extension and leading bytes) and size while copying and hashing; nothing is
     kept on error, and the file goes again if the transaction rolls back."""
@@ -98,7 +104,9 @@ def store_upload(
                 size += len(chunk)
                 if size > max_bytes:
                     raise FormError(
-                        {field: f"파일이 너무 큽니다. 한 파일은 {max_bytes // (1024 * 1024)}MB 이하여야 합니다."}
+                        {
+                            field: f"파일이 너무 큽니다. 한 파일은 {max_bytes // (1024 * 1024)}MB 이하여야 합니다."
+                        }
                     )
                 out.write(chunk)
                 digest.update(chunk)
@@ -124,7 +132,9 @@ def add_file(
     now: datetime | None = None,
 ) -> Evidence:
     _guard_edit(principal, model, item_key)
-    f = store_upload(session=session, filename=filename, stream=stream, upload_dir=upload_dir, max_bytes=max_bytes)
+    f = store_upload(
+        session=session, filename=filename, stream=stream, upload_dir=upload_dir, max_bytes=max_bytes
+    )
     return _record(
         session,
         principal=principal,

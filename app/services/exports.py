@@ -9,9 +9,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.models.decision import OUTCOME_LABELS, VERDICT_LABELS
+from app.models.tracking import ACTION_LABELS, FIELD_LABELS, STATUS_LABELS
 from app.services.dashboard import STAGE_LABELS, Filters, Row
 from app.services.progress import Ratio
-from app.services.tracking import EventRow
+from app.services.tracking import EventRow, TrackView
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 KST = ZoneInfo("Asia/Seoul")
@@ -34,38 +36,132 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return BOM + out.getvalue()
 
 
+def _value(field: str, value: Any) -> str:
+    """A logged value as the pages show it (상태 in Korean, 확인됨/미확인, (없음) for nothing)."""
+    if field == "verified":
+        return "확인됨" if value else "미확인"
+    if value is None or value == "":
+        return "(없음)"
+    if field == "status":
+        return STATUS_LABELS.get(str(value), str(value))
+    return str(value)
+
+
 def _describe_changes(changes: dict[str, Any]) -> str:
     parts = []
     for field, value in changes.items():
+        label = FIELD_LABELS.get(field, field)
         if isinstance(value, list) and len(value) == 2:
-            before, after = ("" if v is None else v for v in value)
-            parts.append(f"{field}: {before} → {after}")
-        else:
-            parts.append(f"{field}: {value}")
+            parts.append(f"{label}: {_value(field, value[0])} → {_value(field, value[1])}")
+        elif field == "model":
+            parts.append(f"{label}: {value}")
+        elif field not in ("url", "size"):
+            parts.append(f"{label}: {_value(field, value)}")
     return "; ".join(parts)
 
 
-EVENT_HEADER = ("id", "at", "actor", "action", "item_key", "item", "retired", "changes")
+EVENT_HEADER = ("번호", "일시(KST)", "한 사람", "활동", "항목 키", "항목", "폐지된 항목", "변경 내용")
 
 
 def events_csv(events: Iterable[EventRow]) -> str:
-    """A track's activity log, one row per event, newest first."""
+    """A track's activity log for people (Korean headers and labels), newest first; machines
+    have the JSON API."""
     return to_csv(
         EVENT_HEADER,
         (
             (
                 r.event.id,
-                r.event.at.astimezone(KST).isoformat(timespec="seconds"),  # the time people see on the pages
-                r.actor or "",
-                r.event.action,
+                r.event.at.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S"),
+                r.actor or "시스템",
+                ACTION_LABELS.get(r.event.action, r.event.action),
                 r.event.item_key or "",
                 r.item_text or "",
-                "yes" if r.retired else "",
+                "폐지됨" if r.retired else "",
                 _describe_changes(r.event.changes),
             )
             for r in events
         ),
     )
+
+
+# --- a track's checklist -----------------------------------------------------------------------
+
+CHECKLIST_HEADER = (
+    "단계",
+    "항목",
+    "주관",
+    "지원",
+    "위탁 전 확인",
+    "상태",
+    "확인 여부",
+    "확인자",
+    "확인일",
+    "담당자",
+    "기한",
+    "메모",
+    "증빙 수",
+)
+# Short names as in content/roles.yaml (support roles include the agency).
+ROLE_NAMES = {"municipality": "지자체", "center": "지원센터", "coop": "조합", "agency": "지원기구", "ministry": "국토부"}
+
+
+def checklist_rows(view: TrackView) -> list[list[Any]]:
+    """Every item of the track in guidebook order, as the track page shows it."""
+    stages = {s.key: s.title for s in view.model.stages}
+    rows = []
+    for r in view.rows:
+        if r.item is None:
+            continue
+        state = r.state
+        verified = bool(state and state.verified_at)
+        rows.append(
+            [
+                stages[r.stage],
+                r.item.text,
+                ROLE_NAMES[r.item.lead],
+                ", ".join(ROLE_NAMES[s] for s in r.item.support),
+                "예" if r.item.consignment else "",
+                STATUS_LABELS[r.status],
+                "확인됨" if verified else ("확인 대기" if r.awaiting_verification else ""),
+                r.verified_by or "" if verified else "",
+                state.verified_at.astimezone(KST).date() if state and state.verified_at else None,
+                state.assignee if state else "",
+                state.due_date if state else None,
+                state.note if state else "",
+                len(r.evidence),
+            ]
+        )
+    return rows
+
+
+def checklist_csv(view: TrackView) -> str:
+    return to_csv(CHECKLIST_HEADER, ([("" if v is None else v) for v in row] for row in checklist_rows(view)))
+
+
+def checklist_xlsx(view: TrackView) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None  # noqa: S101
+    ws.title = "체크리스트"
+    ws.append(list(CHECKLIST_HEADER))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in checklist_rows(view):
+        ws.append([safe_cell(v) if isinstance(v, str) else v for v in row])
+    for i, width in enumerate((8, 60, 9, 16, 10, 9, 10, 22, 12, 12, 12, 40, 8), start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    for cells in ws.iter_rows(min_row=2):
+        cells[1].alignment = Alignment(wrap_text=True, vertical="top")
+        cells[8].number_format = cells[10].number_format = "yyyy-mm-dd"
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = ws.dimensions
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
 
 # --- 현황판 ------------------------------------------------------------------------------------
@@ -90,6 +186,9 @@ def dashboard_header(role: str) -> tuple[str, ...]:
         "확인 대기(지자체)",
         "마지막 활동(KST)",
         "정체",
+        "위탁 준비도",
+        "위탁 전 확인(확인/전체)",
+        "위탁 결정",
     )
 
 
@@ -113,6 +212,9 @@ def dashboard_values(row: Row, *, percent: Callable[[Ratio], object]) -> list[ob
         row.awaiting_by_role["municipality"],
         row.last_activity_at.astimezone(KST).replace(tzinfo=None) if row.last_activity_at else None,
         "정체" if row.stalled else "",
+        VERDICT_LABELS[row.verdict],
+        f"{row.consignment.verified}/{row.consignment.total}" if row.consignment.total else "",
+        OUTCOME_LABELS[row.decision] if row.decision else "",
     ]
 
 
@@ -134,7 +236,7 @@ def dashboard_csv(rows: Iterable[Row], *, role: str) -> Iterator[str]:
         yield out.getvalue()
 
 
-XLSX_WIDTHS = (34, 14, 14, 26, 10, 9, 9, 9, 9, 14, 10, 12, 14, 14, 18, 7)
+XLSX_WIDTHS = (34, 14, 14, 26, 10, 9, 9, 9, 9, 14, 10, 12, 14, 14, 18, 7, 14, 14, 12)
 
 
 def dashboard_xlsx(rows: Iterable[Row], *, role: str, filters: Filters, generated_at: datetime) -> bytes:

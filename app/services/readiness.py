@@ -18,25 +18,26 @@ from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel
 from app.models import Cooperative, Decision, Municipality, SupportCenter, Track, User
 from app.models.base import utcnow
-from app.models.decision import OUTCOME_LABELS
+from app.models.decision import OUTCOME_LABELS, VERDICT_LABELS
 from app.services.principal import Principal
 from app.services.progress import Progress
 from app.services.tracking import EventRow, ItemRow, TrackView, list_events, load_track_view
 
-VERDICT_LABELS = {
-    "ready": "위탁 준비 완료",
-    "conditional": "조건부",
-    "not_ready": "미비",
-    "not_applicable": "해당 없음",
-}
 # Printed on the page and in the PDF, so the reader sees how the verdict was reached.
 VERDICT_RULES = (
-    ("ready", "위탁 준비 완료: 해당되는 위탁 전 확인 항목이 모두 완료되고 지자체(또는 주관 기관)가 확인했으며, 준비·계획 단계가 모두 완료되고, 열린 보완 요청이 없습니다."),
-    ("conditional", "조건부: 위탁 전 확인 항목은 모두 완료했지만 일부가 조합 자체 완료(미확인)이거나, 준비·계획 단계에 남은 항목 또는 다른 항목의 열린 보완 요청이 있습니다."),
+    (
+        "ready",
+        "위탁 준비 완료: 해당되는 위탁 전 확인 항목이 모두 완료되고 지자체(또는 주관 기관)가 확인했으며, 준비·계획 단계가 모두 완료되고, 열린 보완 요청이 없습니다.",
+    ),
+    (
+        "conditional",
+        "조건부: 위탁 전 확인 항목은 모두 완료했지만 일부가 조합 자체 완료(미확인)이거나, 준비·계획 단계에 남은 항목 또는 다른 항목의 열린 보완 요청이 있습니다.",
+    ),
     ("not_ready", "미비: 완료되지 않은 위탁 전 확인 항목(보완 요청으로 되돌아간 항목 포함)이 있습니다."),
     ("not_applicable", "해당 없음: 이 사업모델에는 적용되는 위탁 전 확인 항목이 없습니다."),
 )
 RECENT_EVENTS = 20
+STAGE_NAMES = {"prepare": "준비", "plan": "계획", "execute": "실행"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,18 @@ def readiness_of_summary(row: Any) -> tuple[str, Consignment]:
     return verdict(consignment=c, earlier_stages_open=open_earlier), c
 
 
+def readiness_of_view(view: TrackView) -> tuple[str, Consignment]:
+    """The verdict from the track page's own rows (the page, the report, the PDF)."""
+    applicable = [r for r in view.rows if r.consignment and r.status != "na"]
+    c = consignment_of(
+        applicable=len(applicable),
+        done=sum(r.status == "done" for r in applicable),
+        verified=sum(r.status == "done" and bool(r.state and r.state.verified_at) for r in applicable),
+        change_requests=sum(bool(r.change_request) for r in view.rows),
+    )
+    return verdict(consignment=c, earlier_stages_open=earlier_open(view.progress)), c
+
+
 def reasons(c: Consignment, progress: Progress) -> list[str]:
     """Why the verdict is what it is, in plain Korean."""
     out = []
@@ -99,7 +112,7 @@ def reasons(c: Consignment, progress: Progress) -> list[str]:
     for s in STAGE_ORDER[:2]:
         left = progress.by_stage[s].applicable - progress.by_stage[s].done
         if left:
-            out.append(f"{ {'prepare': '준비', 'plan': '계획'}[s] } 단계 미완료 항목 {left}개")
+            out.append(f"{STAGE_NAMES[s]} 단계 미완료 항목 {left}개")
     if c.change_requests:
         out.append(f"열린 보완 요청 {c.change_requests}건")
     return out
@@ -178,16 +191,15 @@ def load_report(
     assert track.id is not None  # noqa: S101
     now = now or utcnow()
     view = load_track_view(
-        session=session, principal=principal, track=track, cooperative=cooperative, model=model, events_limit=0
+        session=session,
+        principal=principal,
+        track=track,
+        cooperative=cooperative,
+        model=model,
+        events_limit=0,
     )
     items = [r for r in view.rows if r.consignment]
-    applicable = [r for r in items if r.status != "na"]
-    c = consignment_of(
-        applicable=len(applicable),
-        done=sum(r.status == "done" for r in applicable),
-        verified=sum(r.status == "done" and bool(r.state and r.state.verified_at) for r in applicable),
-        change_requests=sum(bool(r.change_request) for r in view.rows),
-    )
+    verdict_, c = readiness_of_view(view)
     open_by: dict[str, dict[str, int]] = {s: dict.fromkeys(LEAD_ROLES, 0) for s in STAGE_ORDER}
     for r in view.rows:
         if r.item is not None and r.open:
@@ -206,7 +218,7 @@ def load_report(
         view=view,
         municipality=names[0],
         center=names[1],
-        verdict=verdict(consignment=c, earlier_stages_open=earlier_open(view.progress)),
+        verdict=verdict_,
         consignment=c,
         reasons=reasons(c, view.progress),
         items=items,

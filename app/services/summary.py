@@ -190,16 +190,8 @@ def refresh_track(
     if model is None:  # the model left the content: nothing to count
         session.execute(delete(TrackSummary).where(col(TrackSummary.track_id) == track_id))
         return
-    rows = session.execute(
-        select(  # type: ignore[call-overload]
-            ItemState.item_key,
-            ItemState.status,
-            ItemState.due_date,
-            ItemState.verified_at,
-            ItemState.updated_at,
-        ).where(col(ItemState.track_id) == track_id)
-    ).all()
-    items = {k: ItemFacts(s, d, v is not None, u) for k, s, d, v, u in rows}
+    rows = session.execute(_facts_query().where(col(ItemState.track_id) == track_id)).all()
+    items = {r[1]: _facts(r) for r in rows}
     facts = compute_summary(model=model, items=items, last_activity=last_activity)
     _upsert_summary(session, summary_values(track_id, facts, now or utcnow()))
     if facts.due:

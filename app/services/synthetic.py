@@ -111,6 +111,10 @@ COOP_COMMENTS = (
     "보완해서 다시 올렸습니다. 확인 부탁드립니다.",
     "이사회 일정 때문에 2주 정도 늦어질 것 같습니다.",
 )
+# Actions that change an item's state, and so its version.
+VERSIONED = frozenset({"item_updated", "verified", "changes_requested", "unverified"})
+VERIFY_NOTES = ("원본 서류 대조 완료", "현장 확인함", "협약서 사본 확인")
+CHANGE_REQUESTS = ("회의록에 의결 정족수가 빠져 있습니다. 보완해 주세요.", "예산 산출 근거를 첨부해 주세요.")
 NA_REASONS = ("해당 시설이 없어 적용되지 않음", "지자체 직영으로 결정됨", "기존 협약으로 대체됨")
 # What kind of history a track has, and how often.
 PROFILES = ("complete", "active", "stalled", "early")
@@ -224,8 +228,8 @@ def _j(value: Any) -> Any:
 class ItemSim:
     """One item's state, changed by the same rules as app.services.tracking."""
 
-    def __init__(self, world: World, coop: int, track: int, key: str):
-        self.world, self.coop, self.track, self.key = world, coop, track, key
+    def __init__(self, world: World, coop: int, track: int, item: Item):
+        self.world, self.coop, self.track, self.item, self.key = world, coop, track, item, item.key
         self.fields: dict[str, Any] = {
             "status": "todo",
             "note": "",
@@ -234,12 +238,18 @@ class ItemSim:
             "due_date": None,
         }
         self.version = 0
+        self.evidence = 0
         self.updated_by: int | None = None
         self.updated_at: datetime | None = None
-        self.verified_by: int | None = None
-        self.verified_at: datetime | None = None
+        self.verified: dict[str, Any] = {"verified_by_id": None, "verified_at": None, "verified_note": ""}
+        self.request: dict[str, Any] = {
+            "change_request": "",
+            "change_requested_by_id": None,
+            "change_requested_at": None,
+        }
 
     def _event(self, actor: int, at: datetime, action: str, changes: dict[str, Any]) -> None:
+        self.version += action in VERSIONED
         self.world.event(
             at=at,
             actor_id=actor,
@@ -250,6 +260,11 @@ class ItemSim:
             changes=changes,
         )
 
+    def _unverify(self, diff: dict[str, Any]) -> None:
+        if self.verified["verified_at"] is not None:
+            diff["verified"] = [True, False]
+            self.verified = {"verified_by_id": None, "verified_at": None, "verified_note": ""}
+
     def update(self, actor: int, at: datetime, **changes: Any) -> None:
         before = dict(self.fields)
         after = {**before, **changes}
@@ -258,19 +273,35 @@ class ItemSim:
         diff = {k: [_j(before[k]), _j(after[k])] for k in EDITABLE_FIELDS if before[k] != after[k]}
         if not diff:
             return
-        if self.verified_at is not None:
-            diff["verified"] = [True, False]
-            self.verified_by = self.verified_at = None
-        self.fields, self.version = after, self.version + 1
+        self._unverify(diff)
+        if self.request["change_request"] and after["status"] in ("done", "na"):  # 보완 요청 answered
+            diff["change_request"] = [self.request["change_request"], None]
+            self.request = dict.fromkeys(self.request) | {"change_request": ""}
+        self.fields = after
         self.updated_by, self.updated_at = actor, at
         self._event(actor, at, "item_updated", diff)
 
-    def verify(self, actor: int, at: datetime) -> None:
-        if self.fields["status"] != "done" or self.verified_at is not None:
+    def verify(self, actor: int, at: datetime, note: str = "") -> None:
+        """확인; a 위탁 전 확인 item needs evidence first (tracking.verify_item)."""
+        if self.fields["status"] != "done" or self.verified["verified_at"] is not None:
             return
-        self.version += 1
-        self.verified_by, self.verified_at = actor, at
-        self._event(actor, at, "verified", {"verified": [False, True]})
+        if self.item.consignment and not self.evidence:
+            return
+        self.verified = {"verified_by_id": actor, "verified_at": at, "verified_note": note}
+        self._event(
+            actor, at, "verified", {"verified": [False, True]} | ({"verified_note": note} if note else {})
+        )
+
+    def request_changes(self, actor: int, at: datetime, reason: str) -> None:
+        """보완 요청: the verifier sends a done item back to 진행 중 (tracking.request_changes)."""
+        if self.fields["status"] != "done":
+            return
+        changes: dict[str, Any] = {"status": ["done", "doing"], "change_request": [None, reason]}
+        self._unverify(changes)
+        self.fields["status"] = "doing"
+        self.request = {"change_request": reason, "change_requested_by_id": actor, "change_requested_at": at}
+        self.updated_by, self.updated_at = actor, at
+        self._event(actor, at, "changes_requested", changes)
 
     def comment(self, author: int, at: datetime, body: str) -> None:
         self.world.add(
@@ -295,6 +326,7 @@ class ItemSim:
             created_at=at,
             removed_at=None,
         )
+        self.evidence += 1
         self._event(actor, at, "evidence_added", {"evidence": [None, title], "url": url})
 
     def state_row(self) -> dict[str, Any] | None:
@@ -307,8 +339,8 @@ class ItemSim:
             "version": self.version,
             "updated_by_id": self.updated_by,
             "updated_at": self.updated_at,
-            "verified_by_id": self.verified_by,
-            "verified_at": self.verified_at,
+            **self.verified,
+            **self.request,
         }
 
 
@@ -345,7 +377,7 @@ class People:
 class Step:
     """One planned action; the time is given when the whole track's plan is known."""
 
-    action: str  # update | verify | comment | link
+    action: str  # update | verify | request | comment | link
     actor: int
     changes: dict[str, Any] = field(default_factory=dict)
     due_in: int | None = None  # days after the action's own date (due dates set while working)
@@ -382,7 +414,7 @@ def _targets(rng: random.Random, model: BusinessModel, profile: str) -> list[tup
 
 
 def _item_steps(rng: random.Random, item: Item, target: str, people: People, today: date) -> list[Step]:
-    lead = people.lead(item)
+    lead, verifier = people.lead(item), people.verifier(item)
     if target == "na":
         steps = [Step("update", lead, {"status": "doing"})] if rng.random() < 0.4 else []
         return [*steps, Step("update", lead, {"status": "na", "na_reason": rng.choice(NA_REASONS)})]
@@ -394,13 +426,23 @@ def _item_steps(rng: random.Random, item: Item, target: str, people: People, tod
         steps.append(Step("update", lead, {"assignee": rng.choice(ASSIGNEES)}))
     if rng.random() < 0.3:
         steps.append(Step("update", lead, due_in=rng.randint(7, 45)))
-    steps += [Step("link", people.coop, text=str(n)) for n in range(1, rng.choice((0, 1, 1, 2)) + 1)]
+    links = rng.choice((0, 1, 1, 2))
+    if item.consignment and rng.random() < 0.9:  # 위탁 전 확인 needs evidence: most have it
+        links = max(links, 1)
+    steps += [Step("link", people.coop, text=str(n)) for n in range(1, links + 1)]
     for n in range(rng.choice((0, 1, 2, 2, 3, 4))):
         public = n % 2 == 0 and people.public is not None
         author = people.public if public else people.coop
         assert author is not None  # noqa: S101
         steps.append(Step("comment", author, text=rng.choice(PUBLIC_COMMENTS if public else COOP_COMMENTS)))
+    can_verify = verifier is not None and (links > 0 or not item.consignment)
     if target == "doing":
+        if can_verify and rng.random() < 0.08:  # reported done, sent back: an open 보완 요청
+            assert verifier is not None  # noqa: S101
+            steps += [
+                Step("update", lead, {"status": "done"}),
+                Step("request", verifier, text=CHANGE_REQUESTS[0]),
+            ]
         r = rng.random()  # an open item's deadline: overdue, due within 14 days, later, or none
         due = (
             today - timedelta(days=rng.randint(1, 45))
@@ -414,17 +456,24 @@ def _item_steps(rng: random.Random, item: Item, target: str, people: People, tod
         if due is not None:
             steps.append(Step("update", lead, {"due_date": due}))
         return steps
-    verifier = people.verifier(item)
     steps.append(Step("update", lead, {"status": "done"}))
-    if verifier is not None and rng.random() < 0.8:  # the rest waits for 확인
-        steps.append(Step("verify", verifier))
-        if rng.random() < 0.06:  # reopened after confirmation, then done and confirmed again
-            steps += [
-                Step("update", lead, {"status": "doing"}),
-                Step("comment", verifier, text=rng.choice(PUBLIC_COMMENTS)),
-                Step("update", lead, {"status": "done"}),
-                Step("verify", verifier),
-            ]
+    if not can_verify or rng.random() >= 0.8:  # nothing to confirm, or it waits for 확인
+        return steps
+    assert verifier is not None  # noqa: S101
+    if rng.random() < 0.08:  # 보완 요청 first, answered by marking it done again
+        steps += [
+            Step("request", verifier, text=rng.choice(CHANGE_REQUESTS)),
+            Step("comment", people.coop, text=COOP_COMMENTS[1]),
+            Step("update", lead, {"status": "done"}),
+        ]
+    note = rng.choice(VERIFY_NOTES) if rng.random() < 0.3 else ""
+    steps.append(Step("verify", verifier, text=note))
+    if rng.random() < 0.04:  # reopened after 확인, then done and confirmed again
+        steps += [
+            Step("update", lead, {"status": "doing"}),
+            Step("update", lead, {"status": "done"}),
+            Step("verify", verifier),
+        ]
     return steps
 
 
@@ -456,7 +505,7 @@ def simulate_track(
     sims: list[ItemSim] = []
     plan: list[tuple[ItemSim, Step]] = []
     for item, target in _targets(rng, model, profile):
-        sim = ItemSim(world, coop, track, item.key)
+        sim = ItemSim(world, coop, track, item)
         sims.append(sim)
         if target is not None:
             plan += [(sim, step) for step in _item_steps(rng, item, target, people, today)]
@@ -469,7 +518,9 @@ def simulate_track(
             due = {"due_date": at.date() + timedelta(days=step.due_in)} if step.due_in else {}
             sim.update(step.actor, at, **step.changes, **due)
         elif step.action == "verify":
-            sim.verify(step.actor, at)
+            sim.verify(step.actor, at, step.text)
+        elif step.action == "request":
+            sim.request_changes(step.actor, at, step.text)
         elif step.action == "comment":
             sim.comment(step.actor, at, step.text)
         else:

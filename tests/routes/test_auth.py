@@ -102,8 +102,12 @@ def test_login_redirects_only_to_local_paths(
     assert r.headers["location"] == (home if expected == HOME else expected)
 
 
-@pytest.mark.parametrize(("who", "landing"), [("center", "/dashboard"), ("municipality", "/dashboard"), ("admin", "/dashboard")])
-def test_public_bodies_land_on_the_dashboard(client: TestClient, world: World, who: str, landing: str) -> None:
+@pytest.mark.parametrize(
+    ("who", "landing"), [("center", "/dashboard"), ("municipality", "/dashboard"), ("admin", "/dashboard")]
+)
+def test_public_bodies_land_on_the_dashboard(
+    client: TestClient, world: World, who: str, landing: str
+) -> None:
     r = post_login(client, world.users[who].login, next_=None)
     assert r.status_code == 303
     assert r.headers["location"] == landing

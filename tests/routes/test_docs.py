@@ -33,6 +33,11 @@ def test_openapi_lists_the_json_api_and_health_only(client: TestClient) -> None:
         "/api/v1/tracks/{track_id}/items/{item_key}",
         "/api/v1/tracks/{track_id}/events",
         "/api/v1/dashboard",
+        "/api/v1/tracks/{track_id}/items/{item_key}/verify",
+        "/api/v1/tracks/{track_id}/items/{item_key}/request-changes",
+        "/api/v1/tracks/{track_id}/items/{item_key}/unverify",
+        "/api/v1/tracks/{track_id}/readiness",
+        "/api/v1/tracks/{track_id}/decisions",
     }
     patch = paths["/api/v1/tracks/{track_id}/items/{item_key}"]["patch"]
     assert {"200", "403", "409", "422"} <= set(patch["responses"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ from starlette.routing import Mount, Route
 
 from app.catalog import Catalog
 from app.config import Settings
-from app.services import evidence, tracking
+from app.services import decisions, evidence, readiness, tracking
 from app.services.auth import create_token
+from app.services.evidence import store_upload
 from tests.factories import World, csrf_of, login
 
 WHO = ("anon", "coop_a", "coop_b", "center", "municipality", "admin")
@@ -67,6 +69,13 @@ def with_version(w: World, who: str) -> dict[str, Any]:
 
 
 COOP_ITEM = "operating-plan"  # hub-facility, led by the cooperative
+CENTER_ITEM = "space-workshop"  # led by the center; done and verified in the setup
+DECISION_FORM = {
+    "outcome": "conditional",
+    "decided_on": "2026-11-20",
+    "document_number": "도시재생과-1234",
+    "conditions": "운영규정 보완",
+}
 MUNI_ITEM = "management-method"  # led by the 지자체, consignment; set to done in the setup
 
 
@@ -160,10 +169,66 @@ MATRIX: dict[tuple[str, str], Case] = {
     # 현황판: public bodies and admin; a cooperative is sent to its own page (303), and through
     # the API refused (403). What each sees is tested in tests/routes/test_dashboard.py.
     ("dashboard:index", "GET"): Case(members(200, coop_a=303, coop_b=303)),
-    ("dashboard:chart", "GET"): Case(members(200, coop_a=403, coop_b=403), params=lambda w: {"name": "stages"}),
+    ("dashboard:chart", "GET"): Case(
+        members(200, coop_a=403, coop_b=403), params=lambda w: {"name": "stages"}
+    ),
     ("dashboard:csv", "GET"): Case(members(200, coop_a=403, coop_b=403)),
     ("dashboard:xlsx", "GET"): Case(members(200, coop_a=403, coop_b=403)),
     ("api:dashboard", "GET"): Case(members(200, anon=401, coop_a=403, coop_b=403), api=True),
+    # 확인 as a conversation: the 지자체 verifies or sends back its own (consignment) item; the
+    # center withdraws the confirmation it gave on its item.
+    ("tracks:request_changes", "POST"): Case(
+        {"anon": 303, "coop_a": 403, "coop_b": 404, "center": 403, "municipality": 303, "admin": 403},
+        params=lambda w: track(w, item_key=MUNI_ITEM),
+        data=lambda w, who: {"version": "1", "reason": "근거 자료를 보완해 주세요."},
+    ),
+    ("tracks:unverify", "POST"): Case(
+        {"anon": 303, "coop_a": 403, "coop_b": 404, "center": 303, "municipality": 403, "admin": 403},
+        params=lambda w: track(w, item_key=CENTER_ITEM),
+        data=lambda w, who: {"version": "2", "reason": "확인을 다시 하겠습니다."},
+    ),
+    ("tracks:checklist_csv", "GET"): Case(members(200, coop_b=404), params=track),
+    ("tracks:checklist_xlsx", "GET"): Case(members(200, coop_b=404), params=track),
+    ("readiness:page", "GET"): Case(members(200, coop_b=404), params=track),
+    ("readiness:pdf", "GET"): Case(members(200, coop_b=404), params=track),
+    ("readiness:bundle", "GET"): Case(members(200, coop_b=404), params=track),
+    ("readiness:decide", "POST"): Case(
+        {"anon": 303, "coop_a": 403, "coop_b": 404, "center": 403, "municipality": 303, "admin": 403},
+        params=track,
+        data=lambda w, who: DECISION_FORM,
+    ),
+    ("readiness:decision_pdf", "GET"): Case(
+        members(200, coop_b=404), params=lambda w: track(w, decision_id=w.extra["decision"].id)
+    ),
+    ("readiness:decision_document", "GET"): Case(
+        members(200, coop_b=404), params=lambda w: track(w, decision_id=w.extra["decision"].id)
+    ),
+    ("api:verify", "POST"): Case(
+        {"anon": 401, "coop_a": 403, "coop_b": 404, "center": 403, "municipality": 200, "admin": 403},
+        params=lambda w: track(w, item_key=MUNI_ITEM),
+        json=lambda w: {"version": 1},
+        api=True,
+    ),
+    ("api:request_changes", "POST"): Case(
+        {"anon": 401, "coop_a": 403, "coop_b": 404, "center": 403, "municipality": 200, "admin": 403},
+        params=lambda w: track(w, item_key=MUNI_ITEM),
+        json=lambda w: {"version": 1, "reason": "보완 요청"},
+        api=True,
+    ),
+    ("api:unverify", "POST"): Case(
+        {"anon": 401, "coop_a": 403, "coop_b": 404, "center": 200, "municipality": 403, "admin": 403},
+        params=lambda w: track(w, item_key=CENTER_ITEM),
+        json=lambda w: {"version": 2, "reason": "다시 확인"},
+        api=True,
+    ),
+    ("api:readiness", "GET"): Case(members(200, anon=401, coop_b=404), params=track, api=True),
+    ("api:decisions", "GET"): Case(members(200, anon=401, coop_b=404), params=track, api=True),
+    ("api:decide", "POST"): Case(
+        {"anon": 401, "coop_a": 403, "coop_b": 404, "center": 403, "municipality": 201, "admin": 403},
+        params=track,
+        json=lambda w: DECISION_FORM,
+        api=True,
+    ),
     # FastAPI's own documentation routes and the static files are public.
     ("openapi", "GET"): Case(everyone(200)),
     ("docs:swagger", "GET"): Case(everyone(200)),
@@ -221,6 +286,48 @@ def tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> 
         item_key=MUNI_ITEM,
         version=0,
         changes={"status": "done"},
+    )
+    evidence.add_link(
+        session=db,
+        principal=world.principal(db, "municipality"),
+        track=t,
+        model=model,
+        item_key=MUNI_ITEM,
+        url="https://example.org/decision",
+        title="관리방식 결정 공문",
+    )
+    center = world.principal(db, "center")
+    tracking.update_item(
+        session=db,
+        principal=center,
+        track=t,
+        model=model,
+        item_key=CENTER_ITEM,
+        version=0,
+        changes={"status": "done"},
+    )
+    tracking.verify_item(session=db, principal=center, track=t, model=model, item_key=CENTER_ITEM, version=1)
+    gov = world.principal(db, "municipality")
+    report = readiness.load_report(
+        session=db, principal=gov, catalog=catalog, track=t, cooperative=world.coop_a, model=model
+    )
+    world.extra["decision"] = decisions.record_decision(
+        session=db,
+        principal=gov,
+        track=t,
+        cooperative=world.coop_a,
+        model=model,
+        data=decisions.DecisionInput("approved", date(2026, 11, 1), "도시재생과-1000"),
+        report=report,
+        report_pdf=b"%PDF-1.4 stored report",
+        document=store_upload(
+            session=db,
+            filename="결정문.pdf",
+            stream=io.BytesIO(b"%PDF-1.4 decision"),
+            upload_dir=settings.upload_dir,
+            max_bytes=settings.max_upload_bytes,
+        ),
+        today=date(2026, 11, 23),
     )
     world.extra["track"] = t
     world.extra["file"] = evidence.add_file(

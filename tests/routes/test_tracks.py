@@ -23,6 +23,7 @@ from tests.fixtures.tracking_helpers import (
     EXEC_ITEM,
     MUNI_CONSIGNMENT,
     MUNI_ITEM,
+    add_evidence_link,
     change,
     event_count,
     events,
@@ -34,6 +35,7 @@ from tests.fixtures.tracking_helpers import (
 
 CONFLICT_MESSAGE = "다른 사용자가 먼저 변경했습니다. 최신 내용을 확인하세요."
 HTMX = {"HX-Request": "true"}
+PLAN_ITEM = COOP_CONSIGNMENT  # a plan-stage item the cooperative leads
 LOGINS = {
     "coop_a": "coop-a",
     "coop_b": "coop-b",
@@ -183,7 +185,9 @@ def test_an_htmx_status_change_answers_the_row_and_out_of_band_progress(
         r'id="progress-role-coop" hx-swap-oob="true">.*?25% <span class="muted">\(1/4\)</span>', r.text, re.S
     )
     assert re.search(
-        r'id="progress-stage-plan" hx-swap-oob="true">.*?16% <span class="muted">\(1/6\)</span>', r.text, re.S
+        r'id="progress-stage-execute" hx-swap-oob="true">.*?50% <span class="muted">\(1/2\)</span>',
+        r.text,
+        re.S,
     )
     assert re.search(
         r'id="progress-stage-prepare" hx-swap-oob="true">.*?0% <span class="muted">\(0/4\)</span>',
@@ -319,7 +323,7 @@ def test_the_page_flags_open_preparation_items_once_planning_started(
 ) -> None:
     login(client, "coop-a")
     assert "미완료 항목" not in client.get(f"/tracks/{track.id}").text
-    change(db, world, track, model, COOP_ITEM, status="doing")
+    change(db, world, track, model, PLAN_ITEM, status="doing")
     assert "준비 단계 미완료 항목 4개" in client.get(f"/tracks/{track.id}").text
     change(db, world, track, model, MUNI_ITEM, who="municipality", status="done")
     page = client.get(f"/tracks/{track.id}").text
@@ -329,7 +333,7 @@ def test_the_page_flags_open_preparation_items_once_planning_started(
 
 def test_an_htmx_change_that_starts_planning_flags_it_out_of_band(client: TestClient, track: Track) -> None:
     csrf = login(client, "coop-a")
-    r = post_item(client, csrf, track, COOP_ITEM, {"version": "0", "status": "doing"}, htmx=True)
+    r = post_item(client, csrf, track, PLAN_ITEM, {"version": "0", "status": "doing"}, htmx=True)
     assert re.search(
         r'id="flags-plan" class="stage__flags" hx-swap-oob="true">\s*<p class="flag" role="note">준비 단계 미완료 항목 4개</p>',
         r.text,
@@ -451,6 +455,7 @@ def test_the_municipality_verifies_a_consignment_item_from_the_page(
     client: TestClient, db: Session, world: World, track: Track, model: BusinessModel
 ) -> None:
     change(db, world, track, model, COOP_CONSIGNMENT, status="done")
+    add_evidence_link(db, world, track, model, COOP_CONSIGNMENT)  # 위탁 전 확인 needs evidence
     csrf = login(client, "gov-a")
     page = client.get(f"/tracks/{track.id}").text
     assert f'action="/tracks/{track.id}/items/{COOP_CONSIGNMENT}/verify"' in page
@@ -570,16 +575,16 @@ def test_the_csv_export_has_a_bom_a_header_and_one_row_per_event(
     )
     assert r.content.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(r.content.decode("utf-8")[1:])))
-    assert table[0] == ["id", "at", "actor", "action", "item_key", "item", "retired", "changes"]
+    assert table[0] == ["번호", "일시(KST)", "한 사람", "활동", "항목 키", "항목", "폐지된 항목", "변경 내용"]
     body = table[1:]
     logged = events(db, busy)
     assert len(body) == len(logged) == 4
     assert [int(row[0]) for row in body] == sorted((e.id for e in logged), reverse=True)
     comment = body[0]
-    assert (comment[2], comment[3], comment[4]) == ("center-a", "comment", COOP_ITEM)
-    first_change = next(row for row in body if row[3] == "item_updated" and row[4] == COOP_ITEM)
+    assert (comment[2], comment[3], comment[4]) == ("center-a", "의견", COOP_ITEM)
+    first_change = next(row for row in body if row[3] == "항목 변경" and row[4] == COOP_ITEM)
     assert '쉼표, "따옴표"\n줄바꿈' in first_change[7]
-    assert "status: todo → doing" in first_change[7]
+    assert "상태: 미착수 → 진행 중" in first_change[7]
 
 
 def test_the_cooperative_timeline_lists_the_events_of_all_its_tracks(

@@ -35,6 +35,6 @@ def test_formula_like_text_is_neutralised(
     assert r.status_code == 200
     assert r.headers["content-disposition"].startswith("attachment;")
     rows = list(csv.reader(io.StringIO(r.text.removeprefix("\ufeff"))))
-    comment_row = next(row for row in rows[1:] if row[3] == "comment")
+    comment_row = next(row for row in rows[1:] if row[3] == "의견")
     assert comment_row[2] == "'=1+1"
     assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row)

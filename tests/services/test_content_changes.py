@@ -41,7 +41,7 @@ from tests.fixtures.tracking_helpers import (
 
 HUB_FILE = "01-hub-facility.yaml"
 NEW_ITEM = {"key": "community-survey", "text": "주민 수요조사 실시", "lead": "coop"}
-RENAMED = "operating-plan-v2"
+RENAMED = f"{COOP_ITEM}-v2"
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -55,14 +55,15 @@ def add_item(data: dict[str, Any]) -> None:
 
 
 def remove_item(data: dict[str, Any]) -> None:
-    plan = _stage(data, "plan")
-    plan["items"] = [i for i in plan["items"] if i["key"] != COOP_ITEM]
+    for stage in data["stages"]:
+        stage["items"] = [i for i in stage["items"] if i["key"] != COOP_ITEM]
 
 
 def rename_item(data: dict[str, Any]) -> None:
-    for item in _stage(data, "plan")["items"]:
-        if item["key"] == COOP_ITEM:
-            item["key"] = RENAMED
+    for stage in data["stages"]:
+        for item in stage["items"]:
+            if item["key"] == COOP_ITEM:
+                item["key"] = RENAMED
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from app.services import tracking
 from app.services.errors import ConflictError, ForbiddenError, FormError
 from app.services.progress import compute_progress
 from tests.factories import World
-from tests.fixtures.tracking_helpers import HUB, hub, start, version_of
+from tests.fixtures.tracking_helpers import HUB, add_evidence_link, hub, start, version_of
 
 TODAY = date(2026, 11, 23)
 RETIRED = "operating-plan"  # plan, coop-led: leaves the content half-way
@@ -54,13 +54,15 @@ def stored_facts(db: Session, track: Track, model: BusinessModel) -> dict[str, A
     due = db.exec(select(TrackDueItem).where(TrackDueItem.track_id == track.id)).all()
     states = db.exec(select(ItemState).where(ItemState.track_id == track.id)).all()
     items = {
-        s.item_key: summary_service.ItemFacts(s.status, s.due_date, s.verified_at is not None, s.updated_at)
+        s.item_key: summary_service.ItemFacts(
+            s.status, s.due_date, s.verified_at is not None, s.updated_at, bool(s.change_request)
+        )
         for s in states
     }
     expected = summary_service.compute_summary(
         model=model, items=items, last_activity=(row.last_activity_at, row.last_activity_role)
     )
-    stored = row.model_dump(exclude={"refreshed_at"})
+    stored = row.model_dump(exclude={"refreshed_at", "decision"})  # decision: kept by the decisions service
     recomputed = summary_service.summary_values(track.id or 0, expected, row.refreshed_at)
     recomputed.pop("refreshed_at")
     return {
@@ -81,6 +83,12 @@ def reference(model: BusinessModel, states: list[ItemState]) -> dict[str, Any]:
     for name in (*stages, "coop", "center", "municipality"):
         out[f"{name}_done"] = out[f"{name}_applicable"] = 0
     out |= {"awaiting_center": 0, "awaiting_municipality": 0}
+    out |= {
+        "consignment_applicable": 0,
+        "consignment_done": 0,
+        "consignment_verified": 0,
+        "change_requests": 0,
+    }
     started = dict.fromkeys(stages, False)
     due = []
     for stage, item in model.items:
@@ -96,6 +104,11 @@ def reference(model: BusinessModel, states: list[ItemState]) -> dict[str, Any]:
                 out[f"awaiting_{item.lead}"] += 1
             elif item.consignment:
                 out["awaiting_municipality"] += 1
+        if item.consignment and status != "na":
+            out["consignment_applicable"] += 1
+            out["consignment_done"] += status == "done"
+            out["consignment_verified"] += bool(status == "done" and st_ and st_.verified_at)
+        out["change_requests"] += bool(st_ and st_.change_request)
         if st_ and status in ("todo", "doing") and st_.due_date:
             due.append((item.key, st_.due_date, item.lead))
     incomplete = [s for s in stages if out[f"{s}_done"] < out[f"{s}_applicable"]]
@@ -131,7 +144,7 @@ def assert_summary_is_recomputation(db: Session, track: Track, model: BusinessMo
 # Few items, so that the same item is changed, finished and verified within one history.
 STEP = st.tuples(
     st.integers(min_value=0, max_value=9),
-    st.sampled_from(["status", "status", "due", "na", "verify", "verify", "comment"]),
+    st.sampled_from(["status", "status", "due", "na", "verify", "verify", "comment", "request", "unverify"]),
     st.sampled_from(["todo", "doing", "done", "done"]) | st.integers(min_value=-30, max_value=30),
     st.sampled_from([False] * 9 + [True]),
 )
@@ -144,7 +157,8 @@ def apply(db: Session, world: World, track: Track, model: BusinessModel, step: t
     items = [item for _, item in model.items]
     item = items[(index * 4) % len(items)]
     key = item.key
-    role = (summary_service.verifier_role(item) or item.lead) if action == "verify" else item.lead
+    verifying = action in ("verify", "request", "unverify")
+    role = (summary_service.verifier_role(item) or item.lead) if verifying else item.lead
     if wrong:
         role = {"coop": "center", "center": "municipality", "municipality": "coop"}[role]
     principal = world.principal(db, USER_OF[role])
@@ -152,8 +166,22 @@ def apply(db: Session, world: World, track: Track, model: BusinessModel, step: t
     try:
         with db.begin_nested():
             if action == "verify":
+                if item.consignment and not tracking.current_evidence_count(db, track.id or 0, key):
+                    add_evidence_link(db, world, track, model, key)
+                    version = version_of(db, track, key)
                 tracking.verify_item(
                     session=db, principal=principal, track=track, model=model, item_key=key, version=version
+                )
+            elif action in ("request", "unverify"):
+                act = tracking.request_changes if action == "request" else tracking.unverify_item
+                act(
+                    session=db,
+                    principal=principal,
+                    track=track,
+                    model=model,
+                    item_key=key,
+                    version=version,
+                    reason="보완 필요",
                 )
             elif action == "comment":
                 tracking.add_comment(

@@ -23,6 +23,7 @@ from tests.fixtures.tracking_helpers import (
     COOP_ITEM,
     MUNI_CONSIGNMENT,
     MUNI_ITEM,
+    add_evidence_link,
     add_file,
     change,
     event_count,
@@ -225,6 +226,8 @@ def test_no_other_role_may_verify(
     db: Session, world: World, track: Track, model: BusinessModel, key: str, doer: str, verifier: str
 ) -> None:
     change(db, world, track, model, key, who=doer, status="done")
+    if model.item(key).consignment:  # type: ignore[union-attr]
+        add_evidence_link(db, world, track, model, key)  # so that only the role can refuse
     before = event_count(db, track)
     for who in EVERYONE:
         if who == verifier:
