@@ -12,6 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# WeasyPrint (the readiness PDF) needs Pango and HarfBuzz; Korean text needs a CJK font.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, pinned by the lock, so code changes reuse this layer.
 COPY pyproject.toml requirements.lock ./
 RUN mkdir -p app && touch app/__init__.py \

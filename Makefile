@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck pytest system-deps lock bench clean
+.PHONY: run test install lint typecheck pytest run-deps system-deps lock bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,19 +16,30 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-run: install
+run: install run-deps
 	$(BIN)/maeul db upgrade
 	$(BIN)/maeul demo load
 	$(BIN)/maeul serve --port $(PORT)
 
-# Debian's chromium + Korean fonts for the browser tests (only when missing and running as root).
-system-deps:
-	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+# Debian packages, installed only when missing and running as root: Korean fonts and
+# Pango/HarfBuzz for the readiness PDF (WeasyPrint) to run; chromium too for the browser tests.
+RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+TEST_PACKAGES := $(RUN_PACKAGES) chromium
+define apt_ensure
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(1) 2>&1 | grep -v "install ok installed" | awk '{print $$NF}'); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing chromium and fonts-noto-cjk"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	  else echo "chromium or fonts-noto-cjk missing; browser tests will be skipped outside CI"; fi; \
+	    echo "installing $(1)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+	  else echo "missing Debian packages: $$missing (PDF and browser tests are skipped outside CI)"; fi; \
 	fi
+endef
+
+run-deps:
+	$(call apt_ensure,$(RUN_PACKAGES))
+
+system-deps:
+	$(call apt_ensure,$(TEST_PACKAGES))
 
 lint: install
 	$(BIN)/ruff check .
