@@ -1,9 +1,11 @@
 """ASGI entry point for uvicorn workers: `uvicorn app.asgi:app`."""
 
 from app.main import create_app
+from app.pdf import warm_up
 from app.services.summary import ensure_current
 
 app = create_app()
 # Before the first request: rebuild the track summaries when the content changed since they
 # were built (or a track has none). Workers starting together wait for one another (see there).
 ensure_current(engine=app.state.engine, catalog=app.state.catalog)
+warm_up()

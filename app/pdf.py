@@ -31,3 +31,16 @@ def report_context(report: Report) -> dict[str, Any]:
 
 def readiness_pdf(request: Request, report: Report) -> bytes:
     return render_pdf(request, "reports/readiness.html", report_context(report))
+
+
+def warm_up() -> None:
+    """Load WeasyPrint, Pango and the CJK font once, off the request path: the first report
+    otherwise pays a few seconds for it."""
+    import threading
+
+    def render() -> None:
+        from weasyprint import HTML
+
+        HTML(string='<html lang="ko"><body>위탁 준비도</body></html>').write_pdf()
+
+    threading.Thread(target=render, name="pdf-warm-up", daemon=True).start()
