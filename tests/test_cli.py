@@ -229,7 +229,7 @@ def test_token_create_unknown_login(seeded: Engine) -> None:
 # --- demo load --------------------------------------------------------------------------------
 
 DEMO_COOPS = {
-    "서울 도시재생 사회적협동조합": "서울특별시 용산구",
+    "서울 도시재생 사회적협동조합": "서울특별시",
     "인천 만부마을 마을관리 사회적협동조합": "인천광역시 남동구",
     "청주와우 마을관리 사회적협동조합": "충청북도 청주시",
     "협동조합 상4랑": "서울특별시 동작구",
@@ -276,13 +276,13 @@ def test_demo_load_creates_the_guidebook_cases(cli_db: Engine) -> None:
     coops = {name: (muni, center) for name, muni, center in snap["coops"]}  # type: ignore[attr-defined]
     assert {name: muni for name, (muni, _) in coops.items()} == DEMO_COOPS
 
-    # the Seoul center supports both Seoul cooperatives and serves both Seoul districts
+    # the Seoul center supports both Seoul cooperatives and serves 서울시 and 동작구
     assert coops["서울 도시재생 사회적협동조합"][1] == SEOUL_CENTER
     assert coops["협동조합 상4랑"][1] == SEOUL_CENTER
     served: dict[str, set[str]] = {}
     for center, muni in snap["served"]:  # type: ignore[attr-defined]
         served.setdefault(center, set()).add(muni)
-    assert served[SEOUL_CENTER] == {"서울특별시 용산구", "서울특별시 동작구"}
+    assert served[SEOUL_CENTER] == {"서울특별시", "서울특별시 동작구"}
 
     # every other region has its own center, which supports that region's cooperative
     others = {muni for muni in DEMO_COOPS.values() if not muni.startswith("서울")}

@@ -45,9 +45,9 @@ ROLES = {
         (SEOUL, SANG4),
     ),
     "municipality": Role(
-        "gov-yongsan",
-        "서울특별시 용산구 도시재생과",
-        "지자체 · 서울특별시 용산구",
+        "gov-seoul",
+        "서울특별시 도시재생과",
+        "지자체 · 서울특별시",
         (SEOUL,),
     ),
     "admin": Role("admin", "마을길잡이 운영팀", "운영 관리자", tuple(ALL_COOPS)),
@@ -66,7 +66,12 @@ def test_role_sees_its_cooperatives(browser, live_server, shot, cooperative_ids,
     errors = console_errors(page)
 
     login(page, live_server.url, spec.login)
-    page.wait_for_url("**/cooperatives")
+    # A cooperative lands on its own page, the public bodies on the 현황판.
+    if role.startswith("coop"):
+        page.wait_for_url(f"**/cooperatives/{cooperative_ids[spec.visible[0]]}")
+    else:
+        page.wait_for_url("**/dashboard")
+    page.goto(live_server.url + "/cooperatives")
 
     # The header says who is logged in, in which role, for which organization.
     expect(page.locator(".who__name strong")).to_have_text(spec.display_name)

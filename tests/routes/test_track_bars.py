@@ -21,11 +21,11 @@ def _bar(html: str, bar_id: str) -> str:
 def test_a_role_without_items_reads_none(
     client: TestClient, db: Session, world: World, catalog: Catalog
 ) -> None:
-    # ② 거점시설 기반 마을식당 has no item led by the 지자체.
-    model = catalog.model("village-restaurant")
-    assert model is not None and not any(i.lead == "municipality" for _, i in model.items)
-    track = start(db, world, catalog, model_key="village-restaurant")
+    # ⑤ 주민출자형 태양광발전소 has no item led by the 지원센터.
+    model = catalog.model("solar")
+    assert model is not None and not any(i.lead == "center" for _, i in model.items)
+    track = start(db, world, catalog, model_key="solar")
     login(client, "coop-a")
     html = client.get(f"/tracks/{track.id}").text
-    assert "해당 항목 없음" in _bar(html, "progress-role-municipality")
+    assert "해당 항목 없음" in _bar(html, "progress-role-center")
     assert "0%" in _bar(html, "progress-role-coop")
