@@ -14,7 +14,14 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.measure import Stats
-from bench.scenarios import BackendResult, Sizes
+from bench.scenarios import (
+    DASHBOARD_TARGET_MS,
+    EXPORT_TARGET_S,
+    FILTERED,
+    REGION,
+    BackendResult,
+    Sizes,
+)
 
 TARGET_MS = 15.0
 PACKAGES = ("fastapi", "starlette", "sqlalchemy", "sqlmodel", "psycopg", "argon2-cffi", "jinja2")
@@ -98,11 +105,24 @@ TIMED = [
     ("POST /login (cheap test hash)", "POST /login, cheap test hash (as in the tests)"),
     ("GET /cooperatives (admin)", "GET /cooperatives as admin (all cooperatives)"),
     ("GET /cooperatives (center)", "GET /cooperatives as a center user"),
+    ("GET /dashboard (admin)", "현황판 GET /dashboard, first page as admin (every track)"),
+    ("GET /dashboard (center)", "현황판 GET /dashboard, first page as a center user"),
+    (f"GET /dashboard{FILTERED} (admin)", f"현황판 filtered + sorted: {FILTERED} (admin)"),
+    (f"GET /dashboard{REGION} (admin)", f"현황판 region filter: {REGION} (admin)"),
+    ("GET /dashboard?page=20&sort=cooperative (admin)", "현황판 page 20, sorted by name (admin)"),
+    ("GET /dashboard/charts/activity.svg (admin)", "현황판 chart: 12 weeks of events (admin)"),
+    (f"GET /api/v1/dashboard{FILTERED} (admin)", f"GET /api/v1/dashboard{FILTERED} (admin, token)"),
 ]
 
 
+def _target(stats: Stats | None, limit_ms: float) -> str:
+    if stats is None or stats.n == 0:
+        return "—"
+    return "met" if stats.median_ms < limit_ms else "**missed**"
+
+
 def results_table(results: list[BackendResult]) -> list[str]:
-    header = ["Measurement", *(r.name for r in results)]
+    header = ["Measurement", *(r.label for r in results)]
     rows: list[list[str]] = []
 
     def row(label: str, fn: object) -> None:
@@ -129,6 +149,12 @@ def results_table(results: list[BackendResult]) -> list[str]:
                 ),
             )
             row("  ↳ SQL statements per change (median)", lambda r, k=key: r.statements[k])
+        if "dashboard" in key:
+            row(
+                f"  ↳ median < {DASHBOARD_TARGET_MS:.0f} ms target",
+                lambda r, k=key: _target(r.timings.get(k), DASHBOARD_TARGET_MS),
+            )
+            row("  ↳ SQL statements per request (median)", lambda r, k=key: r.statements[k])
     row(
         "SQL statements, GET /tracks/{id}: light / heavy",
         lambda r: f"{r.statements['GET /tracks/{id} (light)']} / {r.statements['GET /tracks/{id} (heavy)']}",
@@ -139,12 +165,35 @@ def results_table(results: list[BackendResult]) -> list[str]:
             f"{r.statements['GET /cooperatives (admin)']} / {r.statements['GET /cooperatives (center)']}"
         ),
     )
+    row("현황판 export GET /dashboard.xlsx (admin): rows", lambda r: f"{r.export.rows:,}")
+    row("  ↳ median server time (s)", lambda r: f"{r.export.seconds.median_ms / 1000:.2f}")
+    row(
+        f"  ↳ < {EXPORT_TARGET_S:.0f} s for 10,000 rows target",
+        lambda r: (
+            "—"
+            if r.export.rows < 10_000
+            else "met"
+            if r.export.seconds.median_ms < EXPORT_TARGET_S * 1000
+            else "**missed**"
+        ),
+    )
+    row("  ↳ peak memory growth: Python (tracemalloc) / RSS (MiB)", lambda r: _memory(r))
+    row(
+        "  ↳ file size (MiB) · SQL statements",
+        lambda r: f"{r.export.bytes / 2**20:.1f} · {r.export.statements}",
+    )
     row("Backend wall time (s)", lambda r: f"{r.seconds:.0f}")
     return _table(header, rows)
 
 
+def _memory(r: BackendResult) -> str:
+    assert r.export is not None
+    rss = "?" if math.isnan(r.export.rss_peak_mb) else f"{r.export.rss_peak_mb:.1f}"
+    return f"{r.export.python_peak_mb:.1f} / {rss}"
+
+
 def detail_table(results: list[BackendResult]) -> list[str]:
-    header = ["Series", *(f"{r.name}: round trip · GC · full GCs/req · body" for r in results)]
+    header = ["Series", *(f"{r.label}: round trip · GC · full GCs/req · body" for r in results)]
 
     def cell(r: BackendResult, k: str) -> str:
         if k not in r.client_timings:
@@ -154,60 +203,89 @@ def detail_table(results: list[BackendResult]) -> list[str]:
             f"{r.body_bytes.get(k, 0) / 1024:.1f} KiB"
         )
 
-    return _table(header, [[label, *(cell(r, k) for r in results)] for k, label in TIMED])
+    measured = [(k, label) for k, label in TIMED if any(k in r.client_timings for r in results)]
+    return _table(header, [[label, *(cell(r, k) for r in results)] for k, label in measured])
 
 
 def render_markdown(
     *,
     results: list[BackendResult],
     facts: dict[str, str],
-    sizes: Sizes,
+    plan: list[Sizes],
     quick: bool,
     matrix: tuple[int, int, int],
     peak_rss_kb: int,
     total_s: float,
     notes: list[str],
 ) -> str:
-    seeded = next((r.seed for r in results if r.seed), None)
+    full = plan[0]
     out = [
         "# Benchmarks" + (" (quick run)" if quick else ""),
         "",
         f"Run {datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')} with `python -m bench.run"
-        + (" --quick" if quick else "")
+        + (" --quick" if quick else " --large" if len(plan) > 1 else "")
         + f"` in {total_s:.0f} s. Measurements, not tests: nothing here fails on a slow number.",
         "",
         "## Machine",
         "",
         *(f"- {k}: {v}" for k, v in facts.items()),
-        *(
-            f"- PostgreSQL server: {r.server_version}"
-            for r in results
-            if r.name == "PostgreSQL" and r.server_version
+        *sorted(
+            {
+                f"- PostgreSQL server: {r.server_version}"
+                for r in results
+                if r.name == "PostgreSQL" and r.server_version
+            }
         ),
         "",
         "## Data set",
         "",
+        "How it is built: `bench/seed.py` and `app.services.synthetic` (docstrings): the simulator behind "
+        "`maeul demo load --cooperatives N`, histories over 18 months, one block of 1,000 cooperatives at a time.",
+        "",
     ]
-    if seeded:
+    for sizes in plan:
+        seeded = next((r.seed for r in results if r.seed and r.coops == sizes.coops), None)
+        if seeded is None:
+            continue
         c = seeded.counts
         heavy = seeded.heavy_track
         out += [
-            f"{c['cooperative']} cooperatives × 2 tracks ({c['track']} tracks), {c['municipality']} municipalities, "
-            f"{c['support_center']} centers, {c['app_user']} users; {c['item_state']} item states "
-            f"(~40 % of items touched), {c['event']} events, {c['evidence']} evidence links, {c['comment']} comments. "
-            f"The heavy track page has {seeded.touched_by_track[heavy]} items touched and "
-            f"{seeded.events_by_track[heavy]} events; the light one 0 and 1. The center user sees "
-            f"{seeded.center_coops} cooperatives. How it is built: `bench/seed.py` (docstring).",
-            "",
+            f"- **{c['cooperative']:,} cooperatives** × 2 tracks ({c['track']:,} tracks), {c['municipality']} "
+            f"municipalities, {c['support_center']} centers, {c['app_user']:,} users; {c['item_state']:,} item "
+            f"states, **{c['event']:,} events** ({c['event'] / c['track']:.0f} per track), {c['evidence']:,} "
+            f"evidence links, {c['comment']:,} comments. The heavy track page has "
+            f"{seeded.touched_by_track[heavy]} items touched and {seeded.events_by_track[heavy]} events; the "
+            f"light one 0 and 1. The center user sees {seeded.center_coops:,} cooperatives "
+            f"({2 * seeded.center_coops:,} 현황판 rows); admin all. Seed "
+            + " · ".join(
+                f"{r.name} {r.seed.seconds:.0f} s" for r in results if r.seed and r.coops == sizes.coops
+            )
+            + " (of which the summaries' `refresh_all` "
+            + " · ".join(
+                f"{r.seed.summary_seconds:.0f} s" for r in results if r.seed and r.coops == sizes.coops
+            )
+            + ").",
         ]
+    large = [s for s in plan if s.only_dashboard]
     out += [
+        "",
         "## Results",
         "",
-        f"Server time (inside the ASGI app, middleware included) of {sizes.changes} status changes per route "
-        f"spread over {sizes.changes} tracks, {sizes.requests} requests per page/login series, "
-        f"{sizes.track_pages} per track page; {5} untimed warm-up requests before each series. "
-        "p95 is the nearest-rank 95th percentile. SQL statements are counted with `before_cursor_execute`, "
-        "transaction control (BEGIN/COMMIT/SAVEPOINT) left out.",
+        f"Server time (inside the ASGI app, middleware included). At {full.label}: {full.changes} status changes "
+        f"per route spread over {full.changes} tracks, {full.requests} requests per page/login series, "
+        f"{full.track_pages} per track page, {full.dashboard} per 현황판 series, {full.exports} timed xlsx exports"
+        + (
+            f"; at {large[0].label} only the 현황판 series ({large[0].dashboard} each) and the export "
+            f"({large[0].exports} timed), the parts that grow with the data"
+            if large
+            else "; the 10,000-cooperative size is left out of `make bench` (its two seeds and the "
+            "현황판 at that size take about ten minutes more): `.venv/bin/python -m bench.run --large`"
+        )
+        + f". {5} untimed warm-up requests before each series (one before the exports). p95 is the "
+        "nearest-rank 95th percentile. SQL statements are counted with `before_cursor_execute`, transaction "
+        "control (BEGIN/COMMIT/SAVEPOINT) left out. Export memory is measured in one more, untimed export: "
+        "the peak of Python allocations (tracemalloc) and of the process's resident memory (VmHWM, reset "
+        "before) above what they were before it.",
         "",
         *results_table(results),
         "",
@@ -223,13 +301,17 @@ def render_markdown(
         "",
     ]
     for r in results:
-        if r.heavy_page_sql:
-            out += [
-                f"<details><summary>{r.name}: the {len(r.heavy_page_sql)} statements of GET /tracks/{{id}} (heavy)</summary>",
-                "",
-                *(f"{i}. `{_short_sql(s)}`" for i, s in enumerate(r.heavy_page_sql, 1)),
-                "",
-                "</details>",
-                "",
-            ]
+        for what, sql in (
+            ("GET /tracks/{id} (heavy)", r.heavy_page_sql),
+            ("GET /dashboard (admin)", r.dashboard_sql),
+        ):
+            if sql and r.coops == full.coops:  # the same statements at every size
+                out += [
+                    f"<details><summary>{r.label}: the {len(sql)} statements of {what}</summary>",
+                    "",
+                    *(f"{i}. `{_short_sql(s)}`" for i, s in enumerate(sql, 1)),
+                    "",
+                    "</details>",
+                    "",
+                ]
     return "\n".join(out)

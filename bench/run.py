@@ -1,8 +1,9 @@
-"""Entry point: `make bench` = `.venv/bin/python -m bench.run [--quick] [--backends ...] [--out PATH]`.
+"""Entry point: `make bench` = `.venv/bin/python -m bench.run [--quick | --large] [--backends ...] [--out PATH]`.
 
-Seeds SQLite (a file in a temporary directory) and PostgreSQL (a fresh database named
-bench_maeul_<random>, dropped at the end), measures the app in process, prints the table and
-writes it to bench/results/latest.md (quick runs: bench/results/quick.md).
+For each data size (1,000 cooperatives: everything; with --large also 10,000: the 현황판 and its
+export, about ten minutes more), seeds SQLite (a file in a temporary directory) and PostgreSQL
+(a fresh database named bench_maeul_<random>, dropped after that size), measures the app in
+process, prints the table and writes it to bench/results/latest.md (quick runs: quick.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from app.catalog import Catalog, load_catalog
 from app.config import Settings
 from app.main import create_app
 from bench.report import machine_facts, render_markdown
-from bench.scenarios import FULL, QUICK, ROOT, BackendResult, Sizes, permission_matrix, run_backend
+from bench.scenarios import FULL, LARGE, QUICK, ROOT, BackendResult, Sizes, permission_matrix, run_backend
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PG = os.environ.get(
@@ -72,17 +73,22 @@ def _guarded(name: str, url_factory: Callable[[], str], catalog: Catalog, sizes:
     except Exception as exc:  # noqa: BLE001 - an unreachable server is reported, not fatal
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         log(f"[{name}] unavailable: {reason}; continuing without it")
-        return BackendResult(name=name, error=f"unavailable: {reason}")
+        return BackendResult(name=name, coops=sizes.coops, error=f"unavailable: {reason}")
     try:
         return run_backend(name, url, catalog, sizes, log)
     except Exception as exc:  # noqa: BLE001 - report and go on with the other backend
         traceback.print_exc()
-        return BackendResult(name=name, url=url, error=f"{type(exc).__name__}: {exc}")
+        return BackendResult(name=name, url=url, coops=sizes.coops, error=f"{type(exc).__name__}: {exc}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100 cooperatives, fewer requests (~1 min)")
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="also 10,000 cooperatives: the 현황판 and its export at scale (~10 min more)",
+    )
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument(
         "--postgres-url", default=DEFAULT_PG, help="server to create the throwaway database on"
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, help="markdown file (default bench/results/latest.md or quick.md)"
     )
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    plan = [QUICK] if args.quick else [FULL, LARGE] if args.large else [FULL]
     backends = [b.strip().lower() for b in args.backends.split(",") if b.strip()]
     out = args.out or RESULTS / ("quick.md" if args.quick else "latest.md")
 
@@ -101,18 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     results: list[BackendResult] = []
     notes: list[str] = []
 
-    if "sqlite" in backends:
-        with tempfile.TemporaryDirectory(prefix="bench_maeul_") as tmp:
-            results.append(_guarded("SQLite", lambda: f"sqlite:///{tmp}/bench.db", catalog, sizes))
-    if "postgresql" in backends:
-        pg = ThrowawayPostgres(args.postgres_url)
-        try:
-            results.append(_guarded("PostgreSQL", pg.create, catalog, sizes))
-        finally:
+    for sizes in plan:
+        if "sqlite" in backends:
+            with tempfile.TemporaryDirectory(prefix="bench_maeul_") as tmp:
+                results.append(_guarded("SQLite", lambda: f"sqlite:///{tmp}/bench.db", catalog, sizes))  # noqa: B023 - called at once
+        if "postgresql" in backends:
+            pg = ThrowawayPostgres(args.postgres_url)
             try:
-                pg.drop()
-            except Exception as exc:  # noqa: BLE001
-                log(f"[PostgreSQL] could not drop {pg.name}: {exc}")
+                results.append(_guarded("PostgreSQL", pg.create, catalog, sizes))
+            finally:
+                try:
+                    pg.drop()
+                except Exception as exc:  # noqa: BLE001
+                    log(f"[PostgreSQL] could not drop {pg.name}: {exc}")
     for r in results:
         if r.error:
             notes.append(f"{r.name}: {r.error}")
@@ -142,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     md = render_markdown(
         results=results,
         facts=facts,
-        sizes=sizes,
+        plan=plan,
         quick=args.quick,
         matrix=matrix,
         peak_rss_kb=peak_kb,

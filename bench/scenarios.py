@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import math
 import random
 import re
 import statistics
 import tempfile
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,16 +39,51 @@ WARMUP = 5  # untimed requests before each timed series: template compilation, f
 
 @dataclass(frozen=True)
 class Sizes:
-    """How many requests each series makes."""
+    """The data set and how many requests each series makes."""
 
     coops: int
     changes: int  # per status-change route (API and HTML)
     requests: int  # per page / login series
     track_pages: int  # timed GET /tracks/{id} per track
+    dashboard: int  # timed requests per 현황판 series
+    exports: int  # timed xlsx exports
+    only_dashboard: bool = False  # the large size measures what grows with the data: the 현황판
+
+    @property
+    def label(self) -> str:
+        return f"{self.coops:,} cooperatives"
 
 
-FULL = Sizes(coops=1000, changes=300, requests=100, track_pages=30)
-QUICK = Sizes(coops=100, changes=60, requests=20, track_pages=10)
+FULL = Sizes(coops=1000, changes=300, requests=100, track_pages=30, dashboard=30, exports=3)
+LARGE = Sizes(
+    coops=10_000, changes=0, requests=0, track_pages=0, dashboard=30, exports=3, only_dashboard=True
+)
+QUICK = Sizes(coops=100, changes=60, requests=20, track_pages=10, dashboard=10, exports=1)
+
+# The 현황판 series: (key, who, path). Filters as people combine them; a deep page for OFFSET.
+FILTERED = "?stage=plan&overdue=1&sort=-progress"
+REGION = "?region=부산광역시&sort=progress"
+DASHBOARD = (
+    ("GET /dashboard (admin)", "admin", "/dashboard"),
+    ("GET /dashboard (center)", "center", "/dashboard"),
+    (f"GET /dashboard{FILTERED} (admin)", "admin", f"/dashboard{FILTERED}"),
+    (f"GET /dashboard{REGION} (admin)", "admin", f"/dashboard{REGION}"),
+    ("GET /dashboard?page=20&sort=cooperative (admin)", "admin", "/dashboard?page=20&sort=cooperative"),
+    ("GET /dashboard/charts/activity.svg (admin)", "admin", "/dashboard/charts/activity.svg"),
+    (f"GET /api/v1/dashboard{FILTERED} (admin)", "admin-api", f"/api/v1/dashboard{FILTERED}"),
+)
+DASHBOARD_TARGET_MS = 100.0
+EXPORT_TARGET_S = 5.0
+
+
+@dataclass
+class ExportResult:
+    rows: int
+    bytes: int
+    statements: int
+    seconds: Stats  # server time, in ms like every Stats
+    python_peak_mb: float  # tracemalloc: peak of Python allocations during one export
+    rss_peak_mb: float  # peak resident memory during one export, above what it was before
 
 
 @dataclass
@@ -65,7 +102,14 @@ class BackendResult:
     body_bytes: dict[str, int] = field(default_factory=dict)  # size of the last response of a series
     statements: dict[str, int | float] = field(default_factory=dict)
     heavy_page_sql: list[str] = field(default_factory=list)
+    dashboard_sql: list[str] = field(default_factory=list)
+    export: ExportResult | None = None
+    coops: int = 0
     seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} · {self.coops:,}"
 
 
 def _flatten(routes: list[BaseRoute]) -> list[BaseRoute]:
@@ -278,6 +322,82 @@ class _Bench:
                 self.result.statements[f"GET /cooperatives ({label})"] = self.counter.count
                 self.repeat(f"GET /cooperatives ({label})", client, "/cooperatives", self.sizes.requests)
 
+    def dashboard(self) -> None:
+        """The 현황판 as admin and as a center user: pages, a chart, the API, statements each."""
+        assert self.result is not None
+        with transaction(self.engine) as s:
+            admin = s.execute(select(User).where(col(User.login) == "admin")).scalar_one()
+            token = create_token(session=s, user=admin).token
+        clients: dict[str, TestClient] = {}
+        with self.client() as admin_client, self.client() as center_client, self.client() as api_client:
+            self.login(admin_client, "admin")
+            self.login(center_client, self.info.center_login)
+            api_client.headers["Authorization"] = f"Bearer {token}"
+            clients = {"admin": admin_client, "center": center_client, "admin-api": api_client}
+            for key, who, path in DASHBOARD:
+                sampler, stmts = Sampler(self.timer), []
+                for _ in range(self.sizes.dashboard + WARMUP):
+                    self.counter.reset()
+                    r = sampler.timed(clients[who].get, path)
+                    stmts.append(self.counter.count)
+                    assert r.status_code == 200, (path, r.status_code, r.text[:300])
+                if key == "GET /dashboard (admin)":
+                    self.result.dashboard_sql = list(self.counter.statements)
+                self.series(key, sampler, stmts, r.content)
+
+    def export(self) -> None:
+        """GET /dashboard.xlsx as admin (every track): time, then memory in a separate run."""
+        assert self.result is not None
+        with self.client() as client:
+            self.login(client, "admin")
+            sampler = Sampler(self.timer)
+            for _ in range(self.sizes.exports + 1):  # one warm-up
+                self.counter.reset()
+                r = sampler.timed(client.get, "/dashboard.xlsx")
+                assert r.status_code == 200, (r.status_code, r.text[:300])
+            statements = self.counter.count
+            sampler.drop(1)
+            gc.collect()
+            reset_peak = _reset_rss_peak()
+            rss_before = _rss_kb("VmRSS")
+            tracemalloc.start()
+            base, _ = tracemalloc.get_traced_memory()
+            r = client.get("/dashboard.xlsx")
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            rss_peak = (_rss_kb("VmHWM") - rss_before) / 1024 if reset_peak else math.nan
+        rows = sum(len(t) for t in self.info.tracks.values())
+        self.result.export = ExportResult(
+            rows=rows,
+            bytes=len(r.content),
+            statements=statements,
+            seconds=sampler.stats(),
+            python_peak_mb=(peak - base) / 2**20,
+            rss_peak_mb=rss_peak,
+        )
+        e = self.result.export
+        self.log(
+            f"  {'GET /dashboard.xlsx (admin)':<38} median {e.seconds.median_ms / 1000:7.2f} s   "
+            f"{rows:,} rows, {e.bytes / 2**20:.1f} MiB, Python peak {e.python_peak_mb:.1f} MiB, "
+            f"RSS peak +{e.rss_peak_mb:.1f} MiB"
+        )
+
+
+def _reset_rss_peak() -> bool:
+    """Linux: make VmHWM (peak RSS) start again from the current RSS."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_kb(field_name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    return 0
+
 
 def _csrf(html: str) -> str:
     match = CSRF_RE.search(html)
@@ -305,7 +425,7 @@ def run_backend(
     name: str, url: str, catalog: Catalog, sizes: Sizes, log: Callable[[str], None]
 ) -> BackendResult:
     """Migrate, seed and measure one database (already created and empty)."""
-    result = BackendResult(name=name, url=url)
+    result = BackendResult(name=name, url=url, coops=sizes.coops)
     started = perf_counter()
     t = perf_counter()
     upgrade(url)
@@ -313,11 +433,13 @@ def run_backend(
     engine = make_engine(url)
     try:
         result.server_version = server_version(engine)
-        log(f"[{name}] seeding {sizes.coops} cooperatives …")
+        log(f"[{name}] seeding {sizes.coops:,} cooperatives …")
         info = seed(engine, catalog, n_coops=sizes.coops)
         result.seed = info
         result.db_bytes = db_size(engine)
-        log(f"[{name}] seeded in {info.seconds:.1f} s: {info.counts}")
+        log(
+            f"[{name}] seeded in {info.seconds:.1f} s (summaries {info.summary_seconds:.1f} s): {info.counts}"
+        )
         bench = _Bench(name, engine, catalog, info, sizes, log)
         bench.result = result
         try:
@@ -325,14 +447,18 @@ def run_backend(
             pool = list(info.tracks)[1:]
             random.Random(11).shuffle(pool)
             per_route = max(1, min(len(pool) // 2, (sizes.changes + 1) // 2))
-            for step in (
-                lambda: bench.status_change_api(pool[:per_route]),
-                lambda: bench.status_change_html(pool[per_route : 2 * per_route]),
-                bench.track_pages,
-                bench.public_pages,
-                bench.login_series,
-                bench.cooperative_lists,
-            ):
+            steps = [bench.dashboard, bench.export]
+            if not sizes.only_dashboard:
+                steps = [
+                    lambda: bench.status_change_api(pool[:per_route]),
+                    lambda: bench.status_change_html(pool[per_route : 2 * per_route]),
+                    bench.track_pages,
+                    bench.public_pages,
+                    bench.login_series,
+                    bench.cooperative_lists,
+                    *steps,
+                ]
+            for step in steps:
                 gc.collect()
                 step()
         finally:

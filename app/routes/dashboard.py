@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
@@ -111,10 +112,10 @@ def _attachment(stem: str, suffix: str, generated: str) -> dict[str, str]:
     }
 
 
-@router.get("/dashboard.csv", name="dashboard:csv")
-def dashboard_csv(
-    request: Request, session: SessionDep, user: CurrentUser, catalog: CatalogDep, settings: SettingsDep
-) -> Response:
+def _export_rows(
+    request: Request, session: SessionDep, user: Principal, catalog: CatalogDep, settings: SettingsDep
+) -> tuple[dashboard.Filters, dashboard.Clock, Iterator[dashboard.Row]]:
+    """Every row the 현황판 shows under the URL's filters, streamed from the database."""
     _viewer(request, user)
     filters = _filters(request, catalog)
     clock = dashboard.Clock.at(None, settings.stalled_days)
@@ -126,6 +127,14 @@ def dashboard_csv(
         stalled_days=settings.stalled_days,
         now=clock.now,
     )
+    return filters, clock, rows
+
+
+@router.get("/dashboard.csv", name="dashboard:csv")
+def dashboard_csv(
+    request: Request, session: SessionDep, user: CurrentUser, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
+    _, clock, rows = _export_rows(request, session, user, catalog, settings)
     body = "".join(exports.dashboard_csv(rows, role=user.role))
     return Response(
         body.encode("utf-8"),
@@ -138,17 +147,7 @@ def dashboard_csv(
 def dashboard_xlsx(
     request: Request, session: SessionDep, user: CurrentUser, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
-    _viewer(request, user)
-    filters = _filters(request, catalog)
-    clock = dashboard.Clock.at(None, settings.stalled_days)
-    rows = dashboard.iter_rows(
-        session=session,
-        principal=user,
-        catalog=catalog,
-        filters=filters,
-        stalled_days=settings.stalled_days,
-        now=clock.now,
-    )
+    filters, clock, rows = _export_rows(request, session, user, catalog, settings)
     body = exports.dashboard_xlsx(rows, role=user.role, filters=filters, generated_at=clock.now)
     return Response(
         body,

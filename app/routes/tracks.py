@@ -238,47 +238,48 @@ def _text(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.post("/tracks/{track_id}/items/{item_key}/verify", name="tracks:verify")
-def verify_item(
-    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
+def _verification(
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    ctx: CurrentTrack,
+    form: FormData,
+    item_key: str,
+    action: Callable[..., object],
+    **text: str,
 ) -> Response:
+    """확인, 보완 요청 or 확인 취소 from the item row; ``text`` maps the service's argument to a form field."""
     return _item_action(
         request,
         session,
         user,
         ctx,
         item_key,
-        lambda: tracking.verify_item(
+        lambda: action(
             session=session,
             principal=user,
             track=ctx.track,
             model=ctx.model,
             item_key=item_key,
             version=_form_version(form),
-            note=_text(form, "note"),
+            **{arg: _text(form, field) for arg, field in text.items()},
         ),
     )
+
+
+@router.post("/tracks/{track_id}/items/{item_key}/verify", name="tracks:verify")
+def verify_item(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
+) -> Response:
+    return _verification(request, session, user, ctx, form, item_key, tracking.verify_item, note="note")
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/request-changes", name="tracks:request_changes")
 def request_changes(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
 ) -> Response:
-    return _item_action(
-        request,
-        session,
-        user,
-        ctx,
-        item_key,
-        lambda: tracking.request_changes(
-            session=session,
-            principal=user,
-            track=ctx.track,
-            model=ctx.model,
-            item_key=item_key,
-            version=_form_version(form),
-            reason=_text(form, "reason"),
-        ),
+    return _verification(
+        request, session, user, ctx, form, item_key, tracking.request_changes, reason="reason"
     )
 
 
@@ -286,22 +287,7 @@ def request_changes(
 def unverify_item(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
 ) -> Response:
-    return _item_action(
-        request,
-        session,
-        user,
-        ctx,
-        item_key,
-        lambda: tracking.unverify_item(
-            session=session,
-            principal=user,
-            track=ctx.track,
-            model=ctx.model,
-            item_key=item_key,
-            version=_form_version(form),
-            reason=_text(form, "reason"),
-        ),
-    )
+    return _verification(request, session, user, ctx, form, item_key, tracking.unverify_item, reason="reason")
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/comments", name="tracks:comment")

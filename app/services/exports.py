@@ -102,7 +102,13 @@ CHECKLIST_HEADER = (
     "증빙 수",
 )
 # Short names as in content/roles.yaml (support roles include the agency).
-ROLE_NAMES = {"municipality": "지자체", "center": "지원센터", "coop": "조합", "agency": "지원기구", "ministry": "국토부"}
+ROLE_NAMES = {
+    "municipality": "지자체",
+    "center": "지원센터",
+    "coop": "조합",
+    "agency": "지원기구",
+    "ministry": "국토부",
+}
 
 
 def checklist_rows(view: TrackView) -> list[list[Any]]:

@@ -1,18 +1,20 @@
 """Synthetic cooperatives for demos and benchmarks: realistic histories, written in bulk.
 
 One simulator serves ``maeul demo load --cooperatives N`` (``load_synthetic``) and the benchmark
-seed (bench/seed.py). Rows are built in Python and written with Core ``insert(table)``
-executemany calls, never the ORM per row; ids are explicit, handed out after the current
-maximum of each table (PostgreSQL: tables locked against other writers meanwhile, sequences
-moved past the new ids at the end).
+seed (bench/seed.py). Rows are built in Python and written at the driver's bulk speed
+(PostgreSQL ``COPY``, SQLite one prepared ``INSERT``; see ``bulk_insert``), never the ORM per
+row. Ids are explicit, handed out after the current maximum of each table (PostgreSQL: the
+tables are locked against other writers meanwhile and the sequences moved past the new ids).
 
 The histories follow the rules of app.services.tracking and app.services.evidence: every change
 bumps the item's ``version`` and appends one event whose ``changes`` is ``{field: [before,
 after]}`` in ``EDITABLE_FIELDS`` order; 해당 없음 carries a reason, which is cleared on leaving it;
 a change to a confirmed item clears the confirmation (``"verified": [true, false]``); only the
-role ``verifier_role`` names confirms. Cooperatives are written in blocks (memory stays flat
-for 10,000 of them); within a block event ids follow the events' times, so the order of each
-track's and each cooperative's log, and its newest event, are those of real use.
+role ``verifier_role`` names confirms or sends an item back (보완 요청), a 위탁 전 확인 item only
+once it has evidence; marking it done again closes the request. Cooperatives are written in
+blocks of ``BLOCK`` (memory stays flat for 10,000 of them); within a block event ids follow the
+events' times, so each track's and each cooperative's log, and its newest event, read as in
+real use.
 """
 
 from __future__ import annotations
@@ -515,8 +517,13 @@ def simulate_track(
         times[-1] = end
     for (sim, step), at in zip(plan, times, strict=True):
         if step.action == "update":
-            due = {"due_date": at.date() + timedelta(days=step.due_in)} if step.due_in else {}
-            sim.update(step.actor, at, **step.changes, **due)
+            changes = dict(step.changes)
+            if step.due_in:
+                changes["due_date"] = at.date() + timedelta(days=step.due_in)
+            if "due_date" in changes and changes["due_date"] == sim.fields["due_date"]:
+                # Still a change: which steps happen must not depend on the day the seed runs.
+                changes["due_date"] += timedelta(days=1)
+            sim.update(step.actor, at, **changes)
         elif step.action == "verify":
             sim.verify(step.actor, at, step.text)
         elif step.action == "request":

@@ -153,7 +153,7 @@ def test_logout_returns_home(browser, live_server) -> None:
     page = context.new_page()
     errors = console_errors(page)
     login(page, live_server.url, "coop-wawoo")
-    page.wait_for_url("**/cooperatives")
+    page.wait_for_url("**/cooperatives/*")  # a cooperative lands on its own page
     expect(page.locator(".who__name strong")).to_have_text("청주와우 마을관리 사회적협동조합 사무국")
 
     page.get_by_role("button", name="로그아웃").click()
