@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -11,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
+from starlette.routing import Route
 
 from app.models.decision import OUTCOME_LABELS, VERDICT_LABELS
 from app.models.tracking import ACTION_LABELS, FIELD_LABELS, STATUS_LABELS
@@ -68,10 +71,35 @@ def _ymd(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def _path_formats(app: Any) -> dict[str, tuple[str, frozenset[str]]]:
+    """Route name → (path format such as "/tracks/{track_id}", its parameters), for plain routes.
+
+    The 현황판 builds a few hundred links per page and Starlette's url_path_for walks every
+    route for each (a quarter of the page's time). Mounts (static files) keep the slow path.
+    """
+    formats: dict[str, tuple[str, frozenset[str]]] | None = getattr(app.state, "path_formats", None)
+    if formats is None:
+        formats = {}
+        pending = list(app.routes)
+        while pending:
+            route = pending.pop()
+            inner = getattr(route, "original_router", None)  # FastAPI's wrapper of an included router
+            if inner is not None:
+                pending.extend(inner.routes)
+            elif isinstance(route, APIRoute | Route) and route.name:
+                fields = frozenset(f for _, f, _, _ in string.Formatter().parse(route.path_format) if f)
+                formats.setdefault(route.name, (route.path_format, fields))
+        app.state.path_formats = formats
+    return formats
+
+
 @pass_context
 def _url_for(context: Mapping[str, Any], name: str, /, **params: Any) -> str:
     """Paths, not absolute URLs: correct behind any proxy whatever Host/scheme it forwards."""
     request: Request = context["request"]
+    found = _path_formats(request.app).get(name)
+    if found is not None and found[1] == params.keys():
+        return found[0].format(**{k: quote(str(v), safe="") for k, v in params.items()})
     return str(request.app.url_path_for(name, **params))
 
 

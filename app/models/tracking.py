@@ -35,6 +35,8 @@ FIELD_LABELS: dict[str, str] = {
     "decided_on": "결정일",
     "document_number": "문서번호",
     "conditions": "조건",
+    "verdict": "당시 판정",
+    "report_number": "보고서 번호",
     "size": "크기",
 }
 ACTION_LABELS: dict[str, str] = {

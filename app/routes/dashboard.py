@@ -46,21 +46,12 @@ def dashboard_page(
     page = dashboard.load_page(
         session=session, principal=user, catalog=catalog, filters=filters, stalled_days=settings.stalled_days
     )
-    charts = dashboard.load_charts(
-        session=session,
-        principal=user,
-        catalog=catalog,
-        filters=page.filters,
-        totals=page.totals,
-        stalled_days=settings.stalled_days,
-    )
     return render(
         request,
         "pages/dashboard.html",
         {
             "page": page,
             "f": page.filters,
-            "charts": charts,
             "regions": dashboard.region_options(session=session, principal=user),
             "models": catalog.models,
             "sort_labels": dashboard.SORT_LABELS,
@@ -72,18 +63,10 @@ def dashboard_page(
     )
 
 
-@router.get("/dashboard/charts/{name}.svg", name="dashboard:chart")
-def dashboard_chart(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    catalog: CatalogDep,
-    settings: SettingsDep,
-    name: str,
-) -> Response:
+def _charts(
+    request: Request, session: SessionDep, user: Principal, catalog: CatalogDep, settings: SettingsDep
+) -> tuple[dashboard.Filters, dashboard.Charts]:
     _viewer(request, user)
-    if name not in chart_svg.CHART_NAMES:
-        raise HTTPException(status_code=404, detail="그런 그래프는 없습니다.")
     filters = _filters(request, catalog)
     totals = dashboard.load_totals(
         session=session, principal=user, catalog=catalog, filters=filters, stalled_days=settings.stalled_days
@@ -96,6 +79,35 @@ def dashboard_chart(
         totals=totals,
         stalled_days=settings.stalled_days,
     )
+    return filters, charts
+
+
+@router.get("/dashboard/charts", name="dashboard:charts")
+def dashboard_charts(
+    request: Request, session: SessionDep, user: CurrentUser, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
+    """The charts with their numbers: a page of its own, and the fragment the 현황판 loads after its rows."""
+    filters, charts = _charts(request, session, user, catalog, settings)
+    return render(
+        request,
+        "pages/dashboard_charts.html",
+        {"f": filters, "charts": charts, "stage_labels": dashboard.STAGE_LABELS},
+        blocks=["charts"],
+    )
+
+
+@router.get("/dashboard/charts/{name}.svg", name="dashboard:chart")
+def dashboard_chart(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    name: str,
+) -> Response:
+    if name not in chart_svg.CHART_NAMES:
+        raise HTTPException(status_code=404, detail="그런 그래프는 없습니다.")
+    _, charts = _charts(request, session, user, catalog, settings)
     return Response(
         chart_svg.render(name, charts),
         media_type="image/svg+xml",

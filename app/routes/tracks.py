@@ -73,6 +73,7 @@ def _track_page(
     status: str = "",
     show: str = "",
     open_details: bool = False,
+    focus_result: bool = False,
 ) -> Response:
     catalog = request.app.state.catalog
     view = tracking.load_track_view(
@@ -93,6 +94,8 @@ def _track_page(
             "stages_by_key": {s.key: s for s in ctx.model.stages},
             "catalog": catalog,
             "open_details": open_details,
+            # After 확인, 보완 요청 or 확인 취소 the row's outcome takes the keyboard focus.
+            "focus_result": focus_result,
         },
         blocks=blocks or [],
         status_code=status_code,
@@ -110,6 +113,7 @@ def _after_item_change(
     message: str | None = None,
     errors: dict[str, str] | None = None,
     open_details: bool = False,
+    focus_result: bool = False,
 ) -> Response:
     """HTMX: the item row plus out-of-band progress bars. Plain forms: back to the page."""
     if is_htmx(request) or status_code >= 400:
@@ -124,6 +128,7 @@ def _after_item_change(
             message=message,
             errors=errors,
             open_details=open_details or bool(errors),
+            focus_result=focus_result,
         )
     url = str(request.app.url_path_for("tracks:detail", track_id=str(ctx.track.id)))
     return redirect(request, f"{url}#item-{item_key}")
@@ -138,6 +143,7 @@ def _item_action(
     action: Callable[[], object],
     *,
     open_details: bool = False,
+    focus_result: bool = False,
 ) -> Response:
     """Run one change to an item and answer with the row: 409 for a stale version, 422 for bad input."""
     try:
@@ -152,10 +158,22 @@ def _item_action(
             status_code=409,
             message=exc.message,
             open_details=open_details,
+            focus_result=focus_result,
         )
     except FormError as exc:
-        return _after_item_change(request, session, user, ctx, item_key, status_code=422, errors=exc.errors)
-    return _after_item_change(request, session, user, ctx, item_key, open_details=open_details)
+        return _after_item_change(
+            request,
+            session,
+            user,
+            ctx,
+            item_key,
+            status_code=422,
+            errors=exc.errors,
+            focus_result=focus_result,
+        )
+    return _after_item_change(
+        request, session, user, ctx, item_key, open_details=open_details, focus_result=focus_result
+    )
 
 
 @router.post("/cooperatives/{cooperative_id}/tracks", name="tracks:start")
@@ -264,6 +282,7 @@ def _verification(
             version=_form_version(form),
             **{arg: _text(form, field) for arg, field in text.items()},
         ),
+        focus_result=True,
     )
 
 
@@ -357,10 +376,17 @@ def remove_evidence(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: PathId
 ) -> Response:
     evidence = evidence_service.get_evidence(session=session, track=ctx.track, evidence_id=evidence_id)
-    evidence_service.remove_evidence(
-        session=session, principal=user, track=ctx.track, model=ctx.model, evidence=evidence
+    return _item_action(
+        request,
+        session,
+        user,
+        ctx,
+        evidence.item_key,
+        lambda: evidence_service.remove_evidence(
+            session=session, principal=user, track=ctx.track, model=ctx.model, evidence=evidence
+        ),
+        open_details=True,
     )
-    return _after_item_change(request, session, user, ctx, evidence.item_key, open_details=True)
 
 
 @router.get("/tracks/{track_id}/evidence/{evidence_id}", name="tracks:download_evidence")

@@ -211,16 +211,19 @@ class _Query:
         )
         self.model_keys = [m.key for m in catalog.models]
 
-    def base(self, *columns: Any) -> Select[Any]:
-        return (
+    def base(self, *columns: Any, due: bool = True) -> Select[Any]:
+        """The visible tracks with their summaries; ``due`` joins the overdue / due-soon counts
+        (only statements that show, sort or filter by them need that aggregate)."""
+        stmt = (
             select(*columns)
             .select_from(TrackSummary)
             .join(Track, col(Track.id) == col(TrackSummary.track_id))
             .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
             .join(Municipality, col(Municipality.id) == col(Cooperative.municipality_id))
-            .outerjoin(self.due, self.due.c.track_id == col(TrackSummary.track_id))
-            .where(cooperative_scope(self.principal), col(Track.model_key).in_(self.model_keys))
         )
+        if due:
+            stmt = stmt.outerjoin(self.due, self.due.c.track_id == col(TrackSummary.track_id))
+        return stmt.where(cooperative_scope(self.principal), col(Track.model_key).in_(self.model_keys))
 
     def where(self, stmt: Select[Any], f: Filters) -> Select[Any]:
         if f.region:
@@ -568,7 +571,7 @@ def load_charts(
     clock = Clock.at(now, stalled_days)
     q = _Query(principal, clock, catalog)
     stmt = q.where(
-        q.base(col(Track.model_key), col(TrackSummary.stage_rank), func.count()), filters
+        q.base(col(Track.model_key), col(TrackSummary.stage_rank), func.count(), due=filters.overdue), filters
     ).group_by(col(Track.model_key), col(TrackSummary.stage_rank))
     counts: dict[str, dict[str, int]] = {}
     for model_key, rank, n in session.execute(stmt).all():
@@ -577,7 +580,7 @@ def load_charts(
 
     since = clock.now - timedelta(weeks=ACTIVITY_WEEKS)
     week = _week_index(session, clock.now).label("week")
-    tracks = q.where(q.base(col(TrackSummary.track_id)), filters).subquery()
+    tracks = q.where(q.base(col(TrackSummary.track_id), due=filters.overdue), filters).subquery()
     activity = (
         select(week, func.count())
         .select_from(Event)

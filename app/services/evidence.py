@@ -14,11 +14,11 @@ from sqlmodel import Session, col, select, update
 
 from app.catalog.schema import BusinessModel
 from app.db import remember_written_file
-from app.models import Evidence, Track
+from app.models import Evidence, ItemState, Track
 from app.models.base import utcnow
 from app.services.errors import ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
-from app.services.tracking import _item_or_404, append_event, can_edit_item
+from app.services.tracking import _item_or_404, append_event, can_edit_item, current_evidence_count
 
 CHUNK = 1024 * 1024
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and HWP 5 compound files
@@ -223,6 +223,19 @@ def get_evidence(*, session: Session, track: Track, evidence_id: int) -> Evidenc
     return evidence
 
 
+def _is_verified(session: Session, track_id: int, item_key: str) -> bool:
+    return (
+        session.exec(
+            select(ItemState.id).where(
+                ItemState.track_id == track_id,
+                ItemState.item_key == item_key,
+                col(ItemState.verified_at).is_not(None),
+            )
+        ).first()
+        is not None
+    )
+
+
 def remove_evidence(
     *,
     session: Session,
@@ -236,6 +249,19 @@ def remove_evidence(
     request loses nothing and the history can still say what was removed."""
     _guard_edit(principal, model, evidence.item_key)
     item_key, title = evidence.item_key, evidence.title
+    item = model.item(item_key)
+    # A 확인 of a 위탁 전 확인 item rests on its evidence: the last piece stays until it is withdrawn.
+    if (
+        item is not None
+        and item.consignment
+        and _is_verified(session, evidence.track_id, item_key)
+        and current_evidence_count(session, evidence.track_id, item_key) <= 1
+    ):
+        raise FormError(
+            {
+                "evidence": "확인된 위탁 전 확인 항목의 마지막 증빙은 지울 수 없습니다. 지자체에 확인 취소를 먼저 요청하세요."
+            }
+        )
     # Conditional, so that of two simultaneous removals only one succeeds and logs an event.
     result = session.exec(
         update(Evidence)

@@ -169,6 +169,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     # 현황판: public bodies and admin; a cooperative is sent to its own page (303), and through
     # the API refused (403). What each sees is tested in tests/routes/test_dashboard.py.
     ("dashboard:index", "GET"): Case(members(200, coop_a=303, coop_b=303)),
+    ("dashboard:charts", "GET"): Case(members(200, coop_a=403, coop_b=403)),
     ("dashboard:chart", "GET"): Case(
         members(200, coop_a=403, coop_b=403), params=lambda w: {"name": "stages"}
     ),
