@@ -27,7 +27,7 @@ from app.deps import (
 from app.models import ItemState, Track
 from app.models.tracking import Status
 from app.pdf import readiness_pdf
-from app.services import dashboard, decisions, readiness, tracking
+from app.services import dashboard, decisions, readiness, tracking, verification
 from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
@@ -531,13 +531,13 @@ def get_dashboard(
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=0, description="The item's version you read")
-    note: str = Field(default="", max_length=tracking.MAX_VERIFY_NOTE, description="Optional 확인 메모")
+    note: str = Field(default="", max_length=verification.MAX_VERIFY_NOTE, description="Optional 확인 메모")
 
 
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=0, description="The item's version you read")
-    reason: str = Field(min_length=1, max_length=tracking.MAX_VERIFY_NOTE)
+    reason: str = Field(min_length=1, max_length=verification.MAX_VERIFY_NOTE)
 
 
 VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -574,7 +574,7 @@ def verify(
         ctx,
         session,
         item_key,
-        lambda: tracking.verify_item(
+        lambda: verification.verify_item(
             session=session,
             principal=user,
             track=ctx.track,
@@ -600,7 +600,7 @@ def request_changes(
         ctx,
         session,
         item_key,
-        lambda: tracking.request_changes(
+        lambda: verification.request_changes(
             session=session,
             principal=user,
             track=ctx.track,
@@ -626,7 +626,7 @@ def unverify(
         ctx,
         session,
         item_key,
-        lambda: tracking.unverify_item(
+        lambda: verification.unverify_item(
             session=session,
             principal=user,
             track=ctx.track,

@@ -26,7 +26,7 @@ from app.deps import (
 )
 from app.models.tracking import STATUSES
 from app.services import evidence as evidence_service
-from app.services import exports, tracking
+from app.services import exports, tracking, verification
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
 from app.services.readiness import readiness_of_view
@@ -290,7 +290,7 @@ def _verification(
 def verify_item(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
 ) -> Response:
-    return _verification(request, session, user, ctx, form, item_key, tracking.verify_item, note="note")
+    return _verification(request, session, user, ctx, form, item_key, verification.verify_item, note="note")
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/request-changes", name="tracks:request_changes")
@@ -298,7 +298,7 @@ def request_changes(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
 ) -> Response:
     return _verification(
-        request, session, user, ctx, form, item_key, tracking.request_changes, reason="reason"
+        request, session, user, ctx, form, item_key, verification.request_changes, reason="reason"
     )
 
 
@@ -306,7 +306,9 @@ def request_changes(
 def unverify_item(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
 ) -> Response:
-    return _verification(request, session, user, ctx, form, item_key, tracking.unverify_item, reason="reason")
+    return _verification(
+        request, session, user, ctx, form, item_key, verification.unverify_item, reason="reason"
+    )
 
 
 @router.post("/tracks/{track_id}/items/{item_key}/comments", name="tracks:comment")

@@ -216,7 +216,8 @@ def _demo_track(session: Session, catalog: Catalog, spec: DemoCoop, coop: Cooper
     """Start the cooperative's guidebook model and record realistic progress, once."""
     from app.services.evidence import add_link
     from app.services.principal import Principal, load_principal
-    from app.services.tracking import add_comment, start_track, update_item, verifier_role, verify_item
+    from app.services.tracking import add_comment, start_track, update_item, verifier_role
+    from app.services.verification import verify_item
 
     if session.exec(
         select(Track).where(Track.cooperative_id == coop.id, Track.model_key == spec.model_key)

@@ -18,7 +18,8 @@ from app.models import Evidence, ItemState, Track
 from app.models.base import utcnow
 from app.services.errors import ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
-from app.services.tracking import _item_or_404, append_event, can_edit_item, current_evidence_count
+from app.services.tracking import _item_or_404, append_event, can_edit_item
+from app.services.verification import current_evidence_count
 
 CHUNK = 1024 * 1024
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and HWP 5 compound files

@@ -284,7 +284,7 @@ class ItemSim:
         self._event(actor, at, "item_updated", diff)
 
     def verify(self, actor: int, at: datetime, note: str = "") -> None:
-        """확인; a 위탁 전 확인 item needs evidence first (tracking.verify_item)."""
+        """확인; a 위탁 전 확인 item needs evidence first (verification.verify_item)."""
         if self.fields["status"] != "done" or self.verified["verified_at"] is not None:
             return
         if self.item.consignment and not self.evidence:
@@ -295,7 +295,7 @@ class ItemSim:
         )
 
     def request_changes(self, actor: int, at: datetime, reason: str) -> None:
-        """보완 요청: the verifier sends a done item back to 진행 중 (tracking.request_changes)."""
+        """보완 요청: the verifier sends a done item back to 진행 중 (verification.request_changes)."""
         if self.fields["status"] != "done":
             return
         changes: dict[str, Any] = {"status": ["done", "doing"], "change_request": [None, reason]}

@@ -26,7 +26,7 @@ from app.catalog import Catalog
 from app.catalog.schema import STAGE_ORDER, BusinessModel
 from app.models import Cooperative, Event, ItemState, Track, User
 from app.services import dashboard as dashboard_service
-from app.services import tracking
+from app.services import tracking, verification
 from app.services.auth import create_token
 from app.services.errors import ConflictError, ForbiddenError, FormError
 from tests.factories import PASSWORD_HASH, World, login
@@ -147,7 +147,7 @@ def _history(
                             ItemState.track_id == track.id, ItemState.item_key == item.key
                         )
                     ).first()
-                    tracking.verify_item(
+                    verification.verify_item(
                         session=db,
                         principal=verifier,
                         track=track,

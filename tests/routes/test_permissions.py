@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 
 from app.catalog import Catalog
 from app.config import Settings
-from app.services import decisions, evidence, readiness, tracking
+from app.services import decisions, evidence, readiness, tracking, verification
 from app.services.auth import create_token
 from app.services.evidence import store_upload
 from tests.factories import World, csrf_of, login
@@ -307,7 +307,9 @@ def tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> 
         version=0,
         changes={"status": "done"},
     )
-    tracking.verify_item(session=db, principal=center, track=t, model=model, item_key=CENTER_ITEM, version=1)
+    verification.verify_item(
+        session=db, principal=center, track=t, model=model, item_key=CENTER_ITEM, version=1
+    )
     gov = world.principal(db, "municipality")
     report = readiness.load_report(
         session=db, principal=gov, catalog=catalog, track=t, cooperative=world.coop_a, model=model

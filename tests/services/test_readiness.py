@@ -11,7 +11,7 @@ from sqlmodel import Session
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.models import TrackSummary
-from app.services import readiness, tracking
+from app.services import readiness, tracking, verification
 from app.services.readiness import Consignment, consignment_of, verdict
 from tests.factories import World
 from tests.fixtures.tracking_helpers import add_evidence_link, change, hub, start, verify
@@ -124,7 +124,7 @@ def test_the_verdict_moves_with_the_work_on_every_path(db: Session, world: World
     # 보완 요청 sends one back: not ready until the cooperative answers and it is confirmed again.
     first = consignment[0]
     verifier = tracking.verifier_role(first) or "municipality"
-    tracking.request_changes(
+    verification.request_changes(
         session=db,
         principal=world.principal(db, verifier),
         track=track,
@@ -193,12 +193,12 @@ def test_verification_needs_evidence_on_consignment_items_and_requests_need_a_re
     change(db, world, track, model, COOP_CONSIGNMENT, status="done")
     gov = world.principal(db, "municipality")
     with pytest.raises(FormError) as exc:
-        tracking.verify_item(
+        verification.verify_item(
             session=db, principal=gov, track=track, model=model, item_key=COOP_CONSIGNMENT, version=1
         )
     assert "증빙" in exc.value.errors["evidence"]
     with pytest.raises(FormError) as exc:
-        tracking.request_changes(
+        verification.request_changes(
             session=db,
             principal=gov,
             track=track,
@@ -210,7 +210,7 @@ def test_verification_needs_evidence_on_consignment_items_and_requests_need_a_re
     assert "reason" in exc.value.errors
     count = len(events(db, track))
     add_evidence_link(db, world, track, model, COOP_CONSIGNMENT)
-    tracking.verify_item(
+    verification.verify_item(
         session=db,
         principal=gov,
         track=track,
@@ -221,7 +221,7 @@ def test_verification_needs_evidence_on_consignment_items_and_requests_need_a_re
     )
     state = state_of(db, track, COOP_CONSIGNMENT)
     assert state is not None and state.verified_note == "원본 대조 완료"
-    tracking.unverify_item(
+    verification.unverify_item(
         session=db,
         principal=gov,
         track=track,

@@ -21,7 +21,7 @@ from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.models import AppMeta, Event, ItemState, Track, TrackDueItem, TrackSummary, User
 from app.services import summary as summary_service
-from app.services import tracking
+from app.services import tracking, verification
 from app.services.errors import ConflictError, ForbiddenError, FormError
 from app.services.progress import compute_progress
 from tests.factories import World
@@ -166,14 +166,14 @@ def apply(db: Session, world: World, track: Track, model: BusinessModel, step: t
     try:
         with db.begin_nested():
             if action == "verify":
-                if item.consignment and not tracking.current_evidence_count(db, track.id or 0, key):
+                if item.consignment and not verification.current_evidence_count(db, track.id or 0, key):
                     add_evidence_link(db, world, track, model, key)
                     version = version_of(db, track, key)
-                tracking.verify_item(
+                verification.verify_item(
                     session=db, principal=principal, track=track, model=model, item_key=key, version=version
                 )
             elif action in ("request", "unverify"):
-                act = tracking.request_changes if action == "request" else tracking.unverify_item
+                act = verification.request_changes if action == "request" else verification.unverify_item
                 act(
                     session=db,
                     principal=principal,

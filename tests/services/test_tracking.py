@@ -14,7 +14,7 @@ from app.catalog.schema import BusinessModel
 from app.config import Settings
 from app.models import Event, Track
 from app.services import evidence as evidence_service
-from app.services import tracking
+from app.services import tracking, verification
 from app.services.errors import ConflictError, ForbiddenError, FormError
 from tests.factories import World
 from tests.fixtures.tracking_helpers import (
@@ -285,7 +285,7 @@ def test_an_item_cannot_be_verified_twice(
         verify(db, world, track, model, MUNI_ITEM, who="municipality")
     assert "이미 확인된" in exc.value.errors["status"]
     with pytest.raises(ConflictError):  # the version read before the first verification
-        tracking.verify_item(
+        verification.verify_item(
             session=db,
             principal=world.principal(db, "municipality"),
             track=track,
