@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck pytest run-deps system-deps lock bench clean
+.PHONY: run test install lint typecheck pytest run-deps system-deps lock bench bench-large clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ lock:
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# Also 10,000 cooperatives (about 8 minutes more); writes bench/results/large.md.
+bench-large: install
+	$(BIN)/python -m bench.run --large
 
 clean:
 	rm -rf $(VENV) var artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -12,8 +12,10 @@ import sys
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench.measure import Stats
+from bench.readiness import BUNDLE_FILE_MB, BUNDLE_FILES, BUNDLE_RSS_TARGET_MB, PDF_TARGET_S, PDF_WARM
 from bench.scenarios import (
     DASHBOARD_TARGET_MS,
     EXPORT_TARGET_S,
@@ -110,6 +112,7 @@ TIMED = [
     (f"GET /dashboard{FILTERED} (admin)", f"현황판 filtered + sorted: {FILTERED} (admin)"),
     (f"GET /dashboard{REGION} (admin)", f"현황판 region filter: {REGION} (admin)"),
     ("GET /dashboard?page=20&sort=cooperative (admin)", "현황판 page 20, sorted by name (admin)"),
+    ("GET /dashboard/charts (admin, HTMX)", "현황판 charts fragment, loaded after the rows (admin, HTMX)"),
     ("GET /dashboard/charts/activity.svg (admin)", "현황판 chart: 12 weeks of events (admin)"),
     (f"GET /api/v1/dashboard{FILTERED} (admin)", f"GET /api/v1/dashboard{FILTERED} (admin, token)"),
 ]
@@ -182,8 +185,59 @@ def results_table(results: list[BackendResult]) -> list[str]:
         "  ↳ file size (MiB) · SQL statements",
         lambda r: f"{r.export.bytes / 2**20:.1f} · {r.export.statements}",
     )
+    _readiness_rows(row)
     row("Backend wall time (s)", lambda r: f"{r.seconds:.0f}")
     return _table(header, rows)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _readiness_rows(row: Any) -> None:
+    pdf_ms = PDF_TARGET_S * 1000
+    row(
+        "위탁 준비도 PDF GET /tracks/{id}/readiness.pdf (heavy track + evidence files): size (KiB) · files",
+        lambda r: f"{r.readiness.pdf_bytes / 1024:.0f} · {r.readiness.evidence_files}",
+    )
+    row(
+        "  ↳ first request to a freshly started uvicorn (s)",
+        lambda r: (
+            f"{r.readiness.pdf_first_s:.2f} (target < {PDF_TARGET_S:.0f} s: "
+            f"{_met(r.readiness.pdf_first_s < PDF_TARGET_S)})"
+        ),
+    )
+    row(
+        f"  ↳ warm, in process: median / p95 of {PDF_WARM} (s)",
+        lambda r: (
+            f"{r.readiness.pdf_warm.median_ms / 1000:.2f} / {r.readiness.pdf_warm.p95_ms / 1000:.2f} "
+            f"(target < {PDF_TARGET_S:.0f} s: {_met(r.readiness.pdf_warm.median_ms < pdf_ms)})"
+        ),
+    )
+    row(
+        f"증빙 묶음 GET /tracks/{{id}}/evidence.zip ({BUNDLE_FILES} files × {BUNDLE_FILE_MB} MiB), uvicorn: size (MB) · entries",
+        lambda r: (
+            f"{r.readiness.bundle_bytes / 1e6:.0f} · {r.readiness.bundle_entries} "
+            f"({r.readiness.bundle_evidence} evidence)"
+        ),
+    )
+    row(
+        "  ↳ download time (s) · MB/s",
+        lambda r: f"{r.readiness.bundle_s:.2f} · {r.readiness.bundle_bytes / 1e6 / r.readiness.bundle_s:.0f}",
+    )
+    row(
+        "  ↳ server RSS growth during the download, peak (MiB; the route renders the PDF before the first byte)",
+        lambda r: (
+            f"{r.readiness.rss_growth_mb:.1f} of {r.readiness.rss_before_mb:.0f}, "
+            f"{r.readiness.rss_first_byte_mb:.1f} by the first byte "
+            f"(target < {BUNDLE_RSS_TARGET_MB:.0f} MiB: {_met(r.readiness.rss_growth_mb < BUNDLE_RSS_TARGET_MB)}; "
+            f"{r.readiness.rss_samples} samples)"
+        ),
+    )
+    row(
+        "  ↳ archive valid (zipfile.testzip) with every evidence file",
+        lambda r: "yes" if r.readiness.bundle_valid else "**no**",
+    )
 
 
 def _memory(r: BackendResult) -> str:
@@ -279,13 +333,19 @@ def render_markdown(
             f"({large[0].exports} timed), the parts that grow with the data"
             if large
             else "; the 10,000-cooperative size is left out of `make bench` (its two seeds and the "
-            "현황판 at that size take about ten minutes more): `.venv/bin/python -m bench.run --large`"
+            "현황판 at that size take about eight minutes more): `make bench-large` writes "
+            "`bench/results/large.md`"
         )
         + f". {5} untimed warm-up requests before each series (one before the exports). p95 is the "
         "nearest-rank 95th percentile. SQL statements are counted with `before_cursor_execute`, transaction "
         "control (BEGIN/COMMIT/SAVEPOINT) left out. Export memory is measured in one more, untimed export: "
         "the peak of Python allocations (tracemalloc) and of the process's resident memory (VmHWM, reset "
-        "before) above what they were before it.",
+        "before) above what they were before it. 위탁 준비도 (`bench/readiness.py`, docstring): at "
+        f"{full.label} only, last, on the heavy track with {BUNDLE_FILES} evidence files of {BUNDLE_FILE_MB} MiB "
+        "added through `app.services.evidence.add_file`; warm PDFs in process (server time), then uvicorn in a "
+        "subprocess on 127.0.0.1: the first PDF right after it answers (client wall time, its WeasyPrint "
+        "warm-up thread racing), and the bundle streamed to disk while the server's VmRSS is sampled every "
+        "50 ms (growth: highest sample minus the one before the request).",
         "",
         *results_table(results),
         "",
