@@ -548,10 +548,25 @@ VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _verification(
-    ctx: CurrentTrack, session: SessionDep, item_key: str, action: Any
+    ctx: CurrentTrack,
+    session: SessionDep,
+    user: ApiUser,
+    item_key: str,
+    action: Any,
+    version: int,
+    **text: str,
 ) -> ItemOut | JSONResponse:
+    """Run 확인, 보완 요청 or 확인 취소 and answer with the item; a stale version is 409 with `current`."""
     try:
-        action()
+        action(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            model=ctx.model,
+            item_key=item_key,
+            version=version,
+            **text,
+        )
     except ConflictError as exc:
         current = _one_item(session, ctx, item_key)
         return JSONResponse(
@@ -570,20 +585,7 @@ def verify(
     body: VerifyIn, session: SessionDep, user: ApiUser, ctx: CurrentTrack, item_key: str
 ) -> ItemOut | JSONResponse:
     """확인: confirm a done item (위탁 전 확인 items need at least one piece of evidence)."""
-    return _verification(
-        ctx,
-        session,
-        item_key,
-        lambda: verification.verify_item(
-            session=session,
-            principal=user,
-            track=ctx.track,
-            model=ctx.model,
-            item_key=item_key,
-            version=body.version,
-            note=body.note,
-        ),
-    )
+    return _verification(ctx, session, user, item_key, verification.verify_item, body.version, note=body.note)
 
 
 @router.post(
@@ -597,18 +599,7 @@ def request_changes(
 ) -> ItemOut | JSONResponse:
     """보완 요청: send a done item back to doing with a reason, shown until it is done again."""
     return _verification(
-        ctx,
-        session,
-        item_key,
-        lambda: verification.request_changes(
-            session=session,
-            principal=user,
-            track=ctx.track,
-            model=ctx.model,
-            item_key=item_key,
-            version=body.version,
-            reason=body.reason,
-        ),
+        ctx, session, user, item_key, verification.request_changes, body.version, reason=body.reason
     )
 
 
@@ -623,18 +614,7 @@ def unverify(
 ) -> ItemOut | JSONResponse:
     """확인 취소: withdraw a confirmation, with a reason."""
     return _verification(
-        ctx,
-        session,
-        item_key,
-        lambda: verification.unverify_item(
-            session=session,
-            principal=user,
-            track=ctx.track,
-            model=ctx.model,
-            item_key=item_key,
-            version=body.version,
-            reason=body.reason,
-        ),
+        ctx, session, user, item_key, verification.unverify_item, body.version, reason=body.reason
     )
 
 

@@ -335,3 +335,25 @@ def test_the_checklist_exports_are_in_korean(
     book = openpyxl.load_workbook(io.BytesIO(client.get(f"/tracks/{track.id}/checklist.xlsx").content))
     sheet = book["체크리스트"]
     assert [c.value for c in sheet[1]] == rows[0] and sheet.max_row == len(rows)
+
+
+def test_the_verification_api_answers_409_for_a_stale_version_and_422_without_a_reason(
+    client: TestClient, db: Session, world: World, track: Track, model: BusinessModel
+) -> None:
+    from tests.fixtures.tracking_helpers import add_evidence_link
+
+    change(db, world, track, model, COOP_CONSIGNMENT, status="done")
+    add_evidence_link(db, world, track, model, COOP_CONSIGNMENT)
+    gov = {"Authorization": f"Bearer {create_token(session=db, user=world.users['municipality']).token}"}
+    url = f"/api/v1/tracks/{track.id}/items/{COOP_CONSIGNMENT}"
+    assert client.post(f"{url}/request-changes", json={"version": 1}, headers=gov).status_code == 422
+    assert (
+        client.post(f"{url}/request-changes", json={"version": 1, "reason": ""}, headers=gov).status_code
+        == 422
+    )
+    ok = client.post(f"{url}/verify", json={"version": 1, "note": "원본 확인"}, headers=gov)
+    assert ok.status_code == 200 and ok.json()["verified_at"] and ok.json()["version"] == 2
+    stale = client.post(f"{url}/unverify", json={"version": 1, "reason": "다시 보기"}, headers=gov)
+    assert stale.status_code == 409 and stale.json()["current"]["version"] == 2
+    back = client.post(f"{url}/request-changes", json={"version": 2, "reason": "도장 누락"}, headers=gov)
+    assert back.status_code == 200 and back.json()["status"] == "doing" and back.json()["verified_at"] is None
