@@ -59,12 +59,12 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
 
 def filesize(value: int | None) -> str:
     """Bytes as people read them (1.2 MB, 340 KB)."""
-    size = float(value or 0)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024 or unit == "MB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
+    size = value or 0
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _ymd(value: date | None) -> str:

@@ -18,6 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session, col, select
+
+from app.models import User
 from app.services.exports import BOM, KST, safe_cell
 from app.services.readiness import Report
 from app.services.tracking import ItemRow
@@ -134,12 +137,8 @@ def stream_zip(entries: Iterable[Entry], *, at: datetime) -> Iterator[bytes]:
     yield sink.take()
 
 
-def uploader_names(session: Any, report: Report) -> dict[Any, str]:
+def uploader_names(session: Session, report: Report) -> dict[Any, str]:
     """Who uploaded each evidence file, in one query."""
-    from sqlmodel import col, select
-
-    from app.models import User
-
     ids = {ev.created_by_id for row in report.view.rows for ev in row.evidence if ev.created_by_id}
     if not ids:
         return {}
