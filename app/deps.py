@@ -213,6 +213,16 @@ def api_principal(
 ApiUser = Annotated[Principal, Depends(api_principal)]
 
 
+def api_router(**kwargs: object) -> APIRouter:
+    """Routers for the JSON API (/api/v1): bearer token required, body size limited."""
+    return APIRouter(
+        prefix="/api/v1",
+        tags=["api"],
+        dependencies=[Depends(limit_body), Depends(api_principal)],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
 def current_principal(request: Request) -> Principal:
     """The principal set by the router's own authentication (session or bearer token)."""
     return require_user(request)

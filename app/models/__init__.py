@@ -1,6 +1,8 @@
 """Tables, one module each. Importing this package registers them all on SQLModel.metadata."""
 
+from app.models.consultation import CenterTarget, Consultation
 from app.models.decision import Decision
+from app.models.notify import DigestLog, Notification, NotificationPreference
 from app.models.org import CenterMunicipality, Cooperative, Municipality, SupportCenter
 from app.models.summary import AppMeta, TrackDueItem, TrackSummary
 from app.models.tracking import Comment, Event, Evidence, ItemState, Track
@@ -10,14 +12,19 @@ __all__ = [
     "ApiToken",
     "AppMeta",
     "CenterMunicipality",
+    "CenterTarget",
     "Comment",
+    "Consultation",
     "Cooperative",
     "Decision",
+    "DigestLog",
     "Event",
     "Evidence",
     "ItemState",
     "LoginFailure",
     "Municipality",
+    "Notification",
+    "NotificationPreference",
     "SupportCenter",
     "Track",
     "TrackDueItem",

@@ -82,7 +82,9 @@ class ItemState(SQLModel, table=True):
     item_key: str = Field(max_length=64)
     status: str = Field(default="todo", max_length=10)
     na_reason: str = Field(default="", max_length=500)
-    assignee: str = Field(default="", max_length=100)
+    assignee: str = Field(default="", max_length=100)  # free text: someone outside the app
+    # A person in the app: a user of the cooperative or of the item's lead organization.
+    assignee_id: int | None = Field(default=None, foreign_key="app_user.id", index=True, ondelete="SET NULL")
     due_date: date | None = None
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     version: int = 1  # optimistic concurrency: a write must name the version it read

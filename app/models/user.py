@@ -49,6 +49,11 @@ class User(SQLModel, table=True):
         default=None, foreign_key="municipality.id", index=True, ondelete="RESTRICT"
     )
     is_active: bool = True
+    email: str = Field(
+        default="", max_length=254, sa_column_kwargs={"server_default": ""}
+    )  # optional: the daily digest goes here
+    # SHA-256 of the private calendar feed's secret (/calendar/{secret}.ics); None: no feed.
+    calendar_token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
     # Bumped at logout and deactivation: every session cookie signed with an older epoch is dead.
     session_epoch: int = 0
     last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -2,7 +2,21 @@
 
 from fastapi import APIRouter
 
-from app.routes import admin, api, auth, catalog, cooperatives, dashboard, docs, health, readiness, tracks
+from app.routes import (
+    admin,
+    api,
+    auth,
+    catalog,
+    consultations,
+    cooperatives,
+    dashboard,
+    docs,
+    health,
+    notifications,
+    readiness,
+    tasks,
+    tracks,
+)
 
 all_routers: list[APIRouter] = [
     health.router,
@@ -13,6 +27,12 @@ all_routers: list[APIRouter] = [
     dashboard.router,
     tracks.router,
     readiness.router,
+    tasks.router,
+    notifications.router,
+    consultations.router,
     admin.router,
     api.router,
+    tasks.api,
+    notifications.api,
+    consultations.api,
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,8 +21,7 @@ from app.deps import (
     CurrentTrack,
     SessionDep,
     SettingsDep,
-    api_principal,
-    limit_body,
+    api_router,
 )
 from app.models import ItemState, Track
 from app.models.tracking import Status
@@ -32,7 +31,7 @@ from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
 
-router = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(limit_body), Depends(api_principal)])
+router = api_router()
 
 
 class CooperativeOut(BaseModel):

@@ -21,6 +21,7 @@ from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
 from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track, User
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
+from app.services import notifications
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
@@ -118,6 +119,8 @@ def append_event(
         last_activity=(event.at, principal.role if principal else None),
         now=event.at,
     )
+    # Tell the people the change waits for or concerns (same transaction: no change, no 알림).
+    notifications.on_event(session=session, event=event, principal=principal, track=track, model=model)
     return event
 
 

@@ -7,8 +7,6 @@ here fails ``test_every_route_is_in_the_matrix``.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -25,59 +23,22 @@ from app.services import decisions, evidence, readiness, tracking, verification
 from app.services.auth import create_token
 from app.services.evidence import store_upload
 from tests.factories import World, csrf_of, login
-
-WHO = ("anon", "coop_a", "coop_b", "center", "municipality", "admin")
-
-
-@dataclass(frozen=True)
-class Case:
-    """Expected status per visitor; ``params`` and ``data`` are built from the world."""
-
-    expect: dict[str, int]
-    params: Callable[[World], dict[str, Any]] = lambda w: {}
-    data: Callable[[World, str], dict[str, Any]] | None = None
-    json: Callable[[World], Any] | None = None
-    api: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-def everyone(code: int) -> dict[str, int]:
-    return dict.fromkeys(WHO, code)
-
-
-def members(code: int, anon: int = 303, **overrides: int) -> dict[str, int]:
-    return {"anon": anon, **dict.fromkeys(WHO[1:], code), **overrides}
-
-
-ADMIN_ONLY = {"anon": 303, "coop_a": 403, "coop_b": 403, "center": 403, "municipality": 403, "admin": 200}
-
-
-def admin_only(code: int) -> dict[str, int]:
-    return {**ADMIN_ONLY, "admin": code}
-
-
-def coop_a(w: World) -> dict[str, Any]:
-    return {"cooperative_id": w.coop_a.id}
-
-
-def track(w: World, **more: Any) -> dict[str, Any]:
-    return {"track_id": w.extra["track"].id, **more}
-
-
-def with_version(w: World, who: str) -> dict[str, Any]:
-    return {"version": "0", "status": "doing"}
-
-
-COOP_ITEM = "operating-plan"  # hub-facility, led by the cooperative
-CENTER_ITEM = "space-workshop"  # led by the center; done and verified in the setup
-DECISION_FORM = {
-    "outcome": "conditional",
-    "decided_on": "2026-11-20",
-    "document_number": "도시재생과-1234",
-    "conditions": "운영규정 보완",
-}
-MUNI_ITEM = "management-method"  # led by the 지자체, consignment; set to done in the setup
-
+from tests.routes import matrix_consultations, matrix_notifications, matrix_tasks
+from tests.routes.matrix import (  # noqa: F401 - the vocabulary the entries below use
+    ADMIN_ONLY,
+    CENTER_ITEM,
+    COOP_ITEM,
+    DECISION_FORM,
+    MUNI_ITEM,
+    WHO,
+    Case,
+    admin_only,
+    coop_a,
+    everyone,
+    members,
+    track,
+    with_version,
+)
 
 # (route name, method) → case. A-side visitors see coop A; coop_b must get 404.
 MATRIX: dict[tuple[str, str], Case] = {
@@ -235,7 +196,12 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("docs:swagger", "GET"): Case(everyone(200)),
     ("static", "GET"): Case(everyone(200), params=lambda w: {"path": "app.css"}),
     ("swagger", "GET"): Case(everyone(200), params=lambda w: {"path": "swagger-ui.css"}),
+    # Each feature keeps its own part (내 할 일, 알림, 상담·지원 기록), with the set-up it needs.
+    **matrix_tasks.MATRIX,
+    **matrix_notifications.MATRIX,
+    **matrix_consultations.MATRIX,
 }
+PARTS = (matrix_tasks, matrix_notifications, matrix_consultations)
 
 
 def _flatten(routes: list[Any]) -> list[Any]:
@@ -333,6 +299,8 @@ def tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> 
         today=date(2026, 11, 23),
     )
     world.extra["track"] = t
+    for part in PARTS:
+        part.setup(db, world, catalog, settings)
     world.extra["file"] = evidence.add_file(
         session=db,
         principal=coop,
