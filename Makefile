@@ -24,7 +24,8 @@ run: install run-deps
 # Debian packages, installed only when missing and running as root: Korean fonts and
 # Pango/HarfBuzz for the readiness PDF (WeasyPrint) to run; chromium too for the browser tests.
 RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
-TEST_PACKAGES := $(RUN_PACKAGES) chromium
+# poppler-utils: pdftoppm turns the readiness PDF into PNGs the browser tests look at.
+TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils
 define apt_ensure
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(1) 2>&1 | grep -v "install ok installed" | awk '{print $$NF}'); \
 	if [ -n "$$missing" ]; then \
