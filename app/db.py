@@ -26,6 +26,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # No JIT: our statements are short, and on the 현황판 at 20,000 tracks PostgreSQL's JIT
+    # compilation alone took ~15 ms of a 50 ms statement (its cost estimate counts the
+    # never-run fallback count of each row).
+    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
     return create_engine(url, **kwargs)
 
 

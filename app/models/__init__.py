@@ -4,11 +4,12 @@ from app.models.consultation import CenterTarget, Consultation
 from app.models.decision import Decision
 from app.models.notify import DigestLog, Notification, NotificationPreference
 from app.models.org import CenterMunicipality, Cooperative, Municipality, SupportCenter
-from app.models.summary import AppMeta, TrackDueItem, TrackSummary
+from app.models.summary import ActivityWeek, AppMeta, TrackDueItem, TrackSummary
 from app.models.tracking import Comment, Event, Evidence, ItemState, Track
 from app.models.user import ApiToken, LoginFailure, User
 
 __all__ = [
+    "ActivityWeek",
     "ApiToken",
     "AppMeta",
     "CenterMunicipality",

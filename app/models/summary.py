@@ -52,6 +52,12 @@ class TrackSummary(SQLModel, table=True):
     consignment_done: int = 0
     consignment_verified: int = 0
     change_requests: int = 0
+    # Open dated items overdue / due within DUE_SOON_DAYS, counted as of ``due_as_of`` (KST).
+    # A copy for speed: readers use it only when due_as_of is today and count track_due_item
+    # otherwise, so a stale copy is slow, never wrong (app.services.summary.refresh_due_counts).
+    overdue: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    due_soon: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    due_as_of: date | None = None
     # The newest 위탁 결정, kept by app.services.decisions (item changes leave it alone).
     decision: str | None = Field(default=None, max_length=20)
     last_activity_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
@@ -77,6 +83,22 @@ class TrackDueItem(SQLModel, table=True):
     item_key: str = Field(max_length=64, primary_key=True)
     due_date: date
     lead: str = Field(max_length=20)
+
+
+class ActivityWeek(SQLModel, table=True):
+    """Events per track in one finished week (Monday–Sunday, Asia/Seoul) (table).
+
+    The log is append-only, so a week that has ended never changes: its counts are kept once
+    (app.services.summary.roll_activity) and the 현황판's activity chart sums them instead of
+    scanning every event of twelve weeks. Weeks not rolled yet are counted from the log.
+    """
+
+    __tablename__ = "activity_week"
+    __table_args__ = (Index("ix_activity_week_week", "week", "track_id"),)
+
+    track_id: int = Field(foreign_key="track.id", primary_key=True, ondelete="CASCADE")
+    week: date = Field(primary_key=True)  # its Monday
+    events: int
 
 
 class AppMeta(SQLModel, table=True):

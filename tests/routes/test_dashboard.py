@@ -26,6 +26,7 @@ from app.catalog import Catalog
 from app.catalog.schema import STAGE_ORDER, BusinessModel
 from app.models import Cooperative, Event, ItemState, Track, User
 from app.services import dashboard as dashboard_service
+from app.services import summary as summary_service
 from app.services import tracking, verification
 from app.services.auth import create_token
 from app.services.errors import ConflictError, ForbiddenError, FormError
@@ -672,23 +673,45 @@ def test_activity_per_week_counts_the_visible_events_of_the_last_twelve_weeks(
     events = db.exec(
         select(Event.at).where(col(Event.cooperative_id).in_(ids), col(Event.track_id).is_not(None))
     ).all()
+    # Calendar weeks in Korea, Monday to Sunday: this one (up to now) and the eleven before it.
+    this_monday = TODAY - timedelta(days=TODAY.weekday())
+    mondays = [this_monday - timedelta(weeks=i) for i in reversed(range(12))]
     expected = [0] * 12
     for at in events:
-        weeks = int((NOW - at).total_seconds() // (7 * 86400))
-        if NOW - timedelta(weeks=12) < at <= NOW and weeks < 12:
-            expected[11 - weeks] += 1
+        local = at.astimezone(KST).date()
+        week = local - timedelta(days=local.weekday())
+        if week in mondays and at <= NOW:
+            expected[mondays.index(week)] += 1
     assert [n for _, n in charts.weeks] == expected
     assert sum(expected) > 0
-    assert charts.weeks[-1][0] == TODAY - timedelta(days=6)
+    assert [w for w, _ in charts.weeks] == mondays
+
+    # The finished weeks' stored counts give the same chart, for a filtered and an unfiltered view.
+    def chart(who: str, f: dashboard_service.Filters) -> list[tuple[date, int]]:
+        p = data.principal(db, who)
+        t = dashboard_service.load_totals(
+            session=db, principal=p, catalog=catalog, filters=f, stalled_days=STALLED_DAYS, now=NOW
+        )
+        return dashboard_service.load_charts(
+            session=db, principal=p, catalog=catalog, filters=f, totals=t, stalled_days=STALLED_DAYS, now=NOW
+        ).weeks
+
+    views = [("center", filters), ("admin", filters), ("admin", dashboard_service.Filters(stage="plan"))]
+    before = [chart(who, f) for who, f in views]
+    assert summary_service.roll_activity(session=db, now=NOW) > 0
+    assert summary_service.rolled_until(db) == mondays[-1]
+    assert summary_service.roll_activity(session=db, now=NOW) == 0
+    assert [chart(who, f) for who, f in views] == before
     by_model = {m.key: counts for m, counts in charts.stage_by_model}
     assert sum(sum(c.values()) for c in by_model.values()) == totals.tracks
 
 
 # --- statements per request ---------------------------------------------------------------------
 
-# savepoint, the session's user, totals, rows, regions, release: the same for 9 or 69
-# cooperatives (the charts load separately). Update only after reading the statements a failure lists.
-DASHBOARD_STATEMENTS = 6
+# savepoint, the session's user, the header's unread 알림 count, totals, rows, regions, release:
+# the same for 9 or 69 cooperatives (the charts load separately). Update only after reading the
+# statements a failure lists.
+DASHBOARD_STATEMENTS = 7
 API_STATEMENTS = 5  # savepoint, the token's user, totals, rows, release
 
 

@@ -322,3 +322,52 @@ def test_awaiting_counts_follow_done_and_verification(db: Session, world: World,
     row = stored_facts(db, track, model)["stored"]
     assert (row["awaiting_center"], row["awaiting_municipality"]) == (1, 0)
     assert row["last_activity_role"] == "municipality"
+
+
+# --- the stored overdue / due-soon copy ------------------------------------------------------------
+
+
+def _page_counts(db: Session, world: World, catalog: Catalog, now: Any) -> list[tuple[int, int, int]]:
+    from app.services import dashboard
+
+    page = dashboard.load_page(
+        session=db,
+        principal=world.principal(db, "admin"),
+        catalog=catalog,
+        filters=dashboard.Filters(),
+        stalled_days=30,
+        now=now,
+    )
+    return [(r.track_id, r.overdue, r.due_soon) for r in page.rows] + [
+        (0, page.totals.overdue_items, page.totals.due_soon_items)
+    ]
+
+
+def test_the_stored_due_counts_are_a_copy_readers_never_need(
+    db: Session, world: World, catalog: Catalog
+) -> None:
+    """A change stores today's counts; on a later day readers count from track_due_item until the
+    midnight refresh, and both give the same answer; the refresh is idempotent."""
+    from datetime import UTC, datetime
+
+    from tests.fixtures.tracking_helpers import change
+
+    model = hub(catalog)
+    track = start(db, world, catalog)
+    today = tracking.today_kst()
+    change(db, world, track, model, "operating-plan", due_date=today + timedelta(days=3))
+    change(db, world, track, model, "manual", status="doing", due_date=today - timedelta(days=1))
+    change(db, world, track, model, "operation", due_date=today + timedelta(days=20))
+    row = db.get(TrackSummary, track.id)
+    assert row is not None
+    db.refresh(row)
+    assert (row.overdue, row.due_soon, row.due_as_of) == (1, 1, today)
+
+    later = datetime.combine(today + timedelta(days=10), datetime.min.time(), tzinfo=UTC) + timedelta(hours=3)
+    stale = _page_counts(db, world, catalog, later)
+    assert (track.id, 2, 1) in stale  # counted: the copy is of another day
+    assert summary_service.refresh_due_counts(session=db, today=today + timedelta(days=10)) >= 1
+    assert summary_service.refresh_due_counts(session=db, today=today + timedelta(days=10)) == 0
+    db.refresh(row)
+    assert (row.overdue, row.due_soon, row.due_as_of) == (2, 1, today + timedelta(days=10))
+    assert _page_counts(db, world, catalog, later) == stale
