@@ -173,11 +173,13 @@ def load_demo(*, session: Session, catalog: Catalog) -> dict[str, int]:
     _user(session, "admin", "마을길잡이 운영팀", "admin", pw)
     session.flush()
     tracks = sum(_demo_track(session, catalog, c, coops[c.name]) for c in COOPS)
+    consultations = _demo_consultations(session, catalog, coops)
     return {
         "cooperatives": len(coops),
         "municipalities": len(munis),
         "centers": len(centers),
         "tracks_started": tracks,
+        "consultations_added": consultations,
     }
 
 
@@ -301,3 +303,172 @@ def _demo_track(session: Session, catalog: Catalog, spec: DemoCoop, coop: Cooper
                 )
             n += 1
     return 1
+
+
+@dataclass(frozen=True)
+class DemoConsultation:
+    """One 상담·지원 기록; days are counted back from today (positive: in the past)."""
+
+    coop_login: str
+    author: str  # a center's or a 지자체's login
+    held_days_ago: int
+    channel: str
+    topic: str
+    request: str
+    advice: str
+    item_key: str | None = None  # on the cooperative's guidebook track
+    follow_up_in: int | None = None  # days from today (negative: already passed)
+    resolved_days_ago: int | None = None
+    resolution: str = ""
+
+
+# What a center's year looks like: visits and calls followed up, most resolved (one after its
+# follow-up date), one left open past its date, one open with its follow-up a few days away.
+CONSULTATIONS = [
+    DemoConsultation(
+        "coop-seoul",
+        "center-seoul",
+        40,
+        "visit",
+        "거점시설 위탁 재계약 준비",
+        "3년 위탁이 끝나기 전에 서울시와 재계약하려면 어떤 서류가 필요한지 알려 주세요.",
+        "운영 실적 보고서와 다음 3년 운영 계획, 시설별 정산 자료를 준비하기로 했습니다.",
+        item_key="operation",
+        follow_up_in=-20,
+        resolved_days_ago=22,
+        resolution="재계약 서류 목록을 확정하고 서울시 담당 부서에 제출 일정을 공유했습니다.",
+    ),
+    DemoConsultation(
+        "coop-seoul",
+        "center-seoul",
+        12,
+        "phone",
+        "시설별 운영 인력 배치 문의",
+        "주말 운영 시설의 인력이 부족합니다. 인건비 지원 사업이 있을까요?",
+        "서울시 마을관리 인력 지원 공모 일정을 안내하고 신청서 초안을 함께 보기로 했습니다.",
+        follow_up_in=-2,
+    ),
+    DemoConsultation(
+        "coop-sang4",
+        "center-seoul",
+        25,
+        "training",
+        "시설 유지보수 안전교육",
+        "새로 들어온 조합원 작업자를 위한 안전교육이 필요합니다.",
+        "사다리·전동공구 안전수칙 교육을 진행하고 교육 자료를 전달했습니다.",
+        item_key="staff-hiring",
+        follow_up_in=-15,
+        resolved_days_ago=10,
+        resolution="교육 이수자 명단과 안전 점검표를 받았습니다(후속 조치일보다 늦게 완료).",
+    ),
+    DemoConsultation(
+        "coop-sang4",
+        "center-seoul",
+        3,
+        "online",
+        "공동주택 관리 계약서 검토",
+        "인근 빌라 관리 계약서 초안의 책임 범위를 봐 주세요.",
+        "하자 보수 책임과 비용 한도를 계약서에 명시하도록 조언했습니다.",
+        follow_up_in=5,
+    ),
+    DemoConsultation(
+        "coop-manbu",
+        "center-namdong",
+        30,
+        "visit",
+        "마을식당 주방 설비 점검",
+        "급배기와 가스 설비 공사가 허가 조건에 맞는지 봐 주세요.",
+        "설비 업체와 함께 현장을 확인하고 보완할 곳 두 군데를 정리했습니다.",
+        item_key="permits",
+        follow_up_in=-16,
+        resolved_days_ago=17,
+        resolution="보완 공사를 마치고 준공 사진을 받았습니다.",
+    ),
+    DemoConsultation(
+        "coop-manbu",
+        "center-namdong",
+        18,
+        "phone",
+        "사용수익허가 조건 확인",
+        "원상회복 조건이 인테리어 공사에 어떤 제약이 되는지 궁금합니다.",
+        "허가서의 원상회복 조항을 함께 읽고 남동구에 확인할 질문을 정리했습니다.",
+        item_key="use-permit",
+        resolved_days_ago=15,
+        resolution="남동구 답변으로 철거 가능한 가구 위주로 설계하기로 했습니다.",
+    ),
+    DemoConsultation(
+        "coop-manbu",
+        "center-namdong",
+        4,
+        "visit",
+        "개점 전 위생교육 일정",
+        "조리 인력의 위생교육을 개점 전에 마치고 싶습니다.",
+        "보건소 위생교육 일정과 신청 방법을 안내했습니다. 신청 결과를 다시 확인합니다.",
+        item_key="opening",
+        follow_up_in=3,
+    ),
+    DemoConsultation(
+        "coop-manbu",
+        "gov-namdong",
+        9,
+        "online",
+        "공유재산 사용료 감면 문의",
+        "마을기업 사용료 감면 규정이 우리 조합에도 적용되나요?",
+        "조례의 감면 대상과 제출 서류를 안내했습니다.",
+        resolved_days_ago=6,
+        resolution="감면 신청서를 접수했습니다.",
+    ),
+]
+
+
+def _demo_consultations(session: Session, catalog: Catalog, coops: dict[str, Cooperative]) -> int:
+    """Add the demo consultations that are not there yet (matched by cooperative and topic)."""
+    from app.models import Consultation
+    from app.services.consultations import ConsultationInput, record_consultation, update_consultation
+    from app.services.principal import load_principal
+
+    by_login = {c.login: coops[c.name] for c in COOPS}
+    today = today_kst()
+    added = 0
+    for spec in CONSULTATIONS:
+        coop = by_login[spec.coop_login]
+        if session.exec(
+            select(Consultation).where(
+                Consultation.cooperative_id == coop.id, Consultation.topic == spec.topic
+            )
+        ).first():
+            continue
+        user = session.exec(select(User).where(User.login == spec.author)).one()
+        who = load_principal(session=session, user_id=user.id or 0)
+        assert who is not None  # noqa: S101 - demo users are active
+        track = session.exec(select(Track).where(Track.cooperative_id == coop.id).order_by(Track.id)).first()  # type: ignore[arg-type]
+        consultation = record_consultation(
+            session=session,
+            principal=who,
+            cooperative=coop,
+            catalog=catalog,
+            data=ConsultationInput(
+                held_on=today - timedelta(days=spec.held_days_ago),
+                channel=spec.channel,
+                topic=spec.topic,
+                request=spec.request,
+                advice=spec.advice,
+                track_id=track.id if track and spec.item_key else None,
+                item_key=spec.item_key if track else None,
+                follow_up_on=today + timedelta(days=spec.follow_up_in)
+                if spec.follow_up_in is not None
+                else None,
+            ),
+            today=today,
+        )
+        if spec.resolved_days_ago is not None:
+            update_consultation(
+                session=session,
+                principal=who,
+                consultation=consultation,
+                version=consultation.version,
+                changes={"status": "resolved", "resolution": spec.resolution},
+                today=today - timedelta(days=spec.resolved_days_ago),
+            )
+        added += 1
+    return added
