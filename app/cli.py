@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -24,11 +25,13 @@ content_cli = typer.Typer(help="사업모델 콘텐츠", no_args_is_help=True)
 user_cli = typer.Typer(help="사용자", no_args_is_help=True)
 token_cli = typer.Typer(help="API 토큰", no_args_is_help=True)
 demo_cli = typer.Typer(help="데모 데이터", no_args_is_help=True)
+notify_cli = typer.Typer(help="알림: 기한 점검과 매일 요약 메일", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(content_cli, name="content")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(demo_cli, name="demo")
+cli.add_typer(notify_cli, name="notify")
 
 
 def main() -> None:
@@ -152,6 +155,7 @@ def user_add(
     role: Annotated[str, typer.Option(help="coop | center | municipality | admin")],
     org: Annotated[str, typer.Option(help="Exact name of the cooperative, center or municipality")] = "",
     name: Annotated[str, typer.Option(help="Display name (default: the login)")] = "",
+    email: Annotated[str, typer.Option(help="E-mail address for the daily digest (optional)")] = "",
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin")
     ] = False,
@@ -183,6 +187,7 @@ def user_add(
             "role": role,
             "org_id": str(org_id or ""),
             "password": password,
+            "email": email,
         }
         try:
             user = save_user(session=session, values=values)
@@ -253,6 +258,72 @@ def demo_load(
         f"demo data ready: {counts['cooperatives']} cooperatives, {counts['tracks_started']} tracks started now"
         f"{extra}; every demo user's password is {DEMO_PASSWORD}"
     )
+
+
+# --- 알림 ------------------------------------------------------------------------------------------
+
+
+def _day(value: str) -> date:
+    """--day YYYY-MM-DD, or today in Asia/Seoul."""
+    from app.services.tracking import today_kst
+
+    if not value:
+        return today_kst()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--day must be a date as YYYY-MM-DD, not {value!r}")
+
+
+DayOption = Annotated[str, typer.Option("--day", help="The day (YYYY-MM-DD, Asia/Seoul); default today")]
+
+
+@notify_cli.command("scan")
+def notify_scan(day: DayOption = "") -> None:
+    """Notify due-soon, overdue items and consultation follow-ups (idempotent; no e-mail)."""
+    from app.services.notifications import scan_due
+
+    when = _day(day)
+    catalog = _catalog()
+    with _unit_of_work() as session:
+        result = scan_due(session=session, catalog=catalog, today=when)
+    typer.echo(
+        f"scan {when.isoformat()}: {result.created} new notifications ({result.candidates} due) · "
+        f"새 알림 {result.created}건"
+    )
+
+
+@notify_cli.command("digest")
+def notify_digest(day: DayOption = "") -> None:
+    """Run the scan, then e-mail each user with an address one digest for the day (once a day)."""
+    from app.db import make_engine
+    from app.routes.notifications import mail_links
+    from app.services.mail import Mailer, parse_smtp_url, send_digests
+
+    settings = _settings()
+    if not settings.smtp_url:
+        _fail(
+            "MAEUL_SMTP_URL is not set: no e-mail can be sent (e.g. smtp://user:password@mail.example.kr:587). "
+            "요약 메일을 보내려면 MAEUL_SMTP_URL을 설정하세요."
+        )
+    when = _day(day)
+    catalog = _catalog()
+    engine = make_engine(settings.database_url)
+    try:
+        with Mailer(parse_smtp_url(settings.smtp_url)) as mailer:
+            run = send_digests(
+                engine=engine,
+                catalog=catalog,
+                settings=settings,
+                day=when,
+                links=mail_links(settings.base_url),
+                mailer=mailer,
+            )
+    finally:
+        engine.dispose()
+    typer.echo(run.summary())
+    if run.failed:
+        raise typer.Exit(1)  # cron reports it; the failed ones are retried on the next run
 
 
 def _catalog() -> Catalog:

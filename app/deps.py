@@ -15,11 +15,13 @@ from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.config import Settings
 from app.db import SAFE_METHODS, get_session
-from app.models import Cooperative, Track
+from app.models import Cooperative, Notification, Track
+from app.services import inbox
 from app.services.auth import principal_for_token
 from app.services.principal import Principal, load_principal
 from app.services.tracking import get_visible_track
 from app.services.visibility import get_visible_cooperative
+from app.templating import is_htmx
 
 # scope="function": the session commits before the response is sent (see app.db).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -153,6 +155,12 @@ def load_user(request: Request, session: SessionDep) -> Principal | None:
         request.session.pop(SESSION_USER, None)
         request.session.pop(SESSION_EPOCH, None)
     request.state.user = principal
+    # The header's 알림 badge: one cheap count on every full page (HTMX fragments have no header).
+    request.state.unread_count = (
+        inbox.unread_count(session=session, principal=principal)
+        if principal is not None and request.method == "GET" and not is_htmx(request)
+        else None
+    )
     return principal
 
 
@@ -268,3 +276,14 @@ def get_current_track(
 
 
 CurrentTrack = Annotated[TrackContext, Depends(get_current_track)]
+
+
+def get_current_notification(notification_id: PathId, session: SessionDep, principal: Actor) -> Notification:
+    """One of the principal's own notifications; anyone else's is a 404."""
+    found = inbox.get_notification(session=session, principal=principal, notification_id=notification_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="알림을 찾을 수 없습니다.")
+    return found
+
+
+CurrentNotification = Annotated[Notification, Depends(get_current_notification)]

@@ -30,6 +30,8 @@ def _base_context(request: Request) -> dict[str, Any]:
     return {
         "current_user": getattr(request.state, "user", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        # Counted once per page by app.deps.load_user; None where no count was made.
+        "unread_count": getattr(request.state, "unread_count", None),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -345,3 +346,140 @@ def test_a_weak_production_secret_is_one_clear_line(cli_db: Engine, monkeypatch:
     assert result.exit_code == 1
     assert "MAEUL_SECRET_KEY must be set" in result.output
     assert "Traceback" not in result.output
+
+
+# --- e-mail addresses and the digest (issue 9) -------------------------------------------------
+
+
+def test_user_add_with_an_email(seeded: Engine) -> None:
+    result = invoke(
+        "user", "add", "mailer", "--role", "center", "--org", "서울특별시 도시재생지원센터",
+        "--email", "mailer@example.kr", "--password-stdin", input=NEW_PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    user = user_named(seeded, "mailer")
+    assert user is not None and user.email == "mailer@example.kr"
+
+
+def test_user_add_refuses_an_invalid_email(seeded: Engine) -> None:
+    before = count(seeded, User)
+    result = invoke(
+        "user", "add", "mailer", "--role", "admin", "--email", "mailer@localhost", "--password-stdin",
+        input=NEW_PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "email: 전자우편 주소 형식이 올바르지 않습니다" in result.output
+    assert "Traceback" not in result.output and count(seeded, User) == before
+
+
+def test_notify_digest_without_smtp_says_so(cli_db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAEUL_SMTP_URL", raising=False)
+    result = invoke("notify", "digest")
+    assert result.exit_code == 1
+    assert "MAEUL_SMTP_URL is not set" in result.output and "Traceback" not in result.output
+
+
+def test_notify_day_must_be_a_date(cli_db: Engine) -> None:
+    result = invoke("notify", "scan", "--day", "24.11.2026")
+    assert result.exit_code == 1 and "YYYY-MM-DD" in result.output
+
+
+def test_notify_scan_is_idempotent(seeded: Engine) -> None:
+    from app.catalog import load_catalog
+    from app.models import Track
+    from app.services import tracking
+    from app.services.principal import load_principal
+    from tests.conftest import CONTENT_DIR as content
+    from tests.fixtures.tracking_helpers import COOP_ITEM, HUB
+
+    catalog = load_catalog(content)
+    with transaction(seeded) as session:
+        coop = session.exec(select(User).where(User.login == "coop-a")).one()
+        principal = load_principal(session=session, user_id=coop.id or 0)
+        assert principal is not None
+        cooperative = session.exec(select(Cooperative).where(Cooperative.name == "가 마을조합")).one()
+        track = tracking.start_track(
+            session=session, principal=principal, cooperative=cooperative, catalog=catalog, model_key=HUB
+        )
+        model = catalog.model(HUB)
+        assert model is not None
+        tracking.update_item(
+            session=session, principal=principal, track=track, model=model, item_key=COOP_ITEM, version=0,
+            changes={"due_date": date(2026, 11, 20)},
+        )  # fmt: skip
+        assert session.exec(select(Track)).first() is not None
+    first = invoke("notify", "scan", "--day", "2026-11-24")
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("scan 2026-11-24: 1 new notifications (1 due)")
+    again = invoke("notify", "scan", "--day", "2026-11-24")
+    assert "0 new notifications (1 due)" in again.output
+
+
+def test_notify_digest_with_the_demo_data_against_a_real_smtp_server(
+    cli_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's "done when": one Korean e-mail per user with an address, none the second time."""
+    from app.catalog import load_catalog
+    from app.models import Notification
+    from app.services import tracking
+    from app.services.principal import load_principal
+    from tests.conftest import CONTENT_DIR as content
+    from tests.fixtures.smtp import plain_text, running_smtp
+
+    assert invoke("demo", "load").exit_code == 0
+    catalog = load_catalog(content)
+    addresses = {
+        "coop-manbu": "manbu@example.kr",
+        "center-namdong": "namdong@example.kr",
+        "gov-seoul": "seoul@example.kr",
+    }
+    with transaction(cli_db) as session:
+        for login, address in addresses.items():
+            user = session.exec(select(User).where(User.login == login)).one()
+            user.email = address
+            session.add(user)
+        center = session.exec(select(User).where(User.login == "center-namdong")).one()
+        principal = load_principal(session=session, user_id=center.id or 0)
+        assert principal is not None
+        manbu = session.exec(select(Cooperative).where(Cooperative.name.contains("만부"))).one()  # type: ignore[attr-defined]
+        from app.models import Track
+
+        track = session.exec(select(Track).where(Track.cooperative_id == manbu.id)).first()
+        assert track is not None
+        model = catalog.model(track.model_key)
+        assert model is not None
+        key = next(i.key for _, i in model.items if i.lead == "coop")
+        tracking.add_comment(
+            session=session, principal=principal, track=track, model=model, item_key=key,
+            body="@coop-manbu 이번 주 안에 확인 부탁드립니다",
+        )  # fmt: skip
+
+    with running_smtp() as server:
+        monkeypatch.setenv("MAEUL_SMTP_URL", server.url)
+        monkeypatch.setenv("MAEUL_BASE_URL", "https://maeul.example.kr")
+        get_settings.cache_clear()
+        first = invoke("notify", "digest")
+        assert first.exit_code == 0, first.output
+        received = {rcpt[0]: m for rcpt, m in server.box.messages}
+        # Everyone with an address and something to say: one message each.
+        assert len(server.box.messages) == len(received)
+        assert "manbu@example.kr" in received and set(received) <= set(addresses.values())
+        message = received["manbu@example.kr"]
+        assert message["Subject"].startswith("[마을길잡이] 알림 ")
+        body = plain_text(message)
+        assert (
+            "인천광역시 남동구 도시재생지원센터 코디네이터님이 ‘" in body and "회원님을 언급했습니다" in body
+        )
+        assert "https://maeul.example.kr/notifications/settings" in body
+        assert f"sent {len(received)}, skipped" in first.output and "요약 메일 보냄" in first.output
+
+        second = invoke("notify", "digest")
+        assert second.exit_code == 0, second.output
+        assert "sent 0," in second.output
+        assert len(server.box.messages) == len(received)
+    with Session(cli_db) as session:
+        manbu_user = session.exec(select(User).where(User.login == "coop-manbu")).one()
+        pending = session.exec(
+            select(Notification).where(Notification.user_id == manbu_user.id, Notification.emailed_at == None)  # noqa: E711
+        ).all()
+        assert pending == []

@@ -24,10 +24,15 @@ from tests.fixtures.tracking_helpers import HUB, hub
 
 # Measured on both backends; a change here means a page started issuing per-row queries
 # (or saved one): update the number only after reading the statements the failure lists.
-TRACK_PAGE_STATEMENTS = {"sqlite": 8, "postgresql": 8}
+# +1 (issue 9): the people an item can be assigned to. +1 (issue 9): the header's unread 알림 count,
+# on every full page of a signed-in user.
+TRACK_PAGE_STATEMENTS = {"sqlite": 10, "postgresql": 10}
 # +1 since the list is paged: a count(*) for the pager.
 # -1 since the list reads each track's stored summary (progress and flags in one statement).
-COOPERATIVES_PAGE_STATEMENTS = {"sqlite": 6, "postgresql": 6}
+# +1 (issue 9): the header's unread 알림 count.
+COOPERATIVES_PAGE_STATEMENTS = {"sqlite": 7, "postgresql": 7}
+# The inbox: the user, the header's count, one page of notifications (and the savepoint pair).
+INBOX_PAGE_STATEMENTS = {"sqlite": 5, "postgresql": 5}
 
 
 @contextmanager
@@ -177,3 +182,35 @@ def test_other_track_views_are_constant_too(
     few = statements_for(client, engine, path.format(id=small.id))
     many = statements_for(client, engine, path.format(id=big.id))
     assert len(few) == len(many), "\n".join(many)
+
+
+def test_the_header_count_and_the_inbox_are_constant_whatever_the_notifications(
+    client: TestClient, db: Session, world: World, catalog: Catalog, engine: Engine, backend: str
+) -> None:
+    from app.models import Notification
+
+    track = small_track(db, world)
+    login(client, "coop-a")
+    none = statements_for(client, engine, "/notifications")
+    home_before = statements_for(client, engine, "/")
+    now = utcnow()
+    for n in range(120):
+        db.add(
+            Notification(
+                user_id=world.users["coop_a"].id,  # type: ignore[arg-type]
+                kind="comment",
+                cooperative_id=world.coop_a.id,
+                track_id=track.id,
+                item_key="governance",
+                message=f"알림 {n}",
+                created_at=now,
+                read_at=now if n % 3 else None,
+            )
+        )
+    db.flush()
+    many = statements_for(client, engine, "/notifications")
+    assert client.get("/").text.count('aria-label="읽지 않은 알림 40"') == 1  # the rows really counted
+    assert len(none) == len(many) == INBOX_PAGE_STATEMENTS[backend], "\n".join(many)
+    assert len(statements_for(client, engine, "/")) == len(home_before)
+    counts = [s for s in many if "count(" in s.lower()]
+    assert len(counts) == 1 and "notification" in counts[0]  # ONE count for the header, none per row

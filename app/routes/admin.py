@@ -88,6 +88,13 @@ def _fields(kind: str, session: Session, editing: bool) -> list[FormField]:
         FormField("login", "아이디", required=not editing, readonly=editing, autocomplete="username"),
         FormField("display_name", "이름", required=True),
         FormField(
+            "email",
+            "전자우편",
+            type="email",
+            help="선택: 매일 알림 요약 메일을 받을 주소. 본인도 알림 설정에서 바꿀 수 있습니다.",
+            autocomplete="email",
+        ),
+        FormField(
             "role",
             "역할",
             type="select",
