@@ -115,6 +115,7 @@ TIMED = [
     ("GET /dashboard/charts (admin, HTMX)", "현황판 charts fragment, loaded after the rows (admin, HTMX)"),
     ("GET /dashboard/charts/activity.svg (admin)", "현황판 chart: 12 weeks of events (admin)"),
     (f"GET /api/v1/dashboard{FILTERED} (admin)", f"GET /api/v1/dashboard{FILTERED} (admin, token)"),
+    ("GET /tasks (center)", "내 할 일 GET /tasks as a center user (its cooperatives' items)"),
 ]
 
 

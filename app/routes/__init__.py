@@ -28,6 +28,7 @@ all_routers: list[APIRouter] = [
     tracks.router,
     readiness.router,
     tasks.router,
+    tasks.feeds,
     notifications.router,
     consultations.router,
     admin.router,

@@ -174,6 +174,9 @@ class ItemOut(BaseModel):
     note: str
     na_reason: str
     assignee: str
+    assignee_id: int | None = Field(
+        description="The assigned user's id; `assignee` is free text for someone outside the app"
+    )
     due_date: date | None
     verified_by: str | None
     verified_at: datetime | None
@@ -199,6 +202,11 @@ class ItemPatch(BaseModel):
     note: str | None = Field(default=None, max_length=tracking.MAX_NOTE)
     na_reason: str | None = Field(default=None, max_length=tracking.MAX_NA_REASON)
     assignee: str | None = Field(default=None, max_length=tracking.MAX_ASSIGNEE)
+    assignee_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="A user of the cooperative or of the item's lead organization; null clears",
+    )
     due_date: date | None = None
 
 
@@ -223,6 +231,7 @@ def _item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | 
         note=state.note if state else "",
         na_reason=state.na_reason if state else "",
         assignee=state.assignee if state else "",
+        assignee_id=state.assignee_id if state else None,
         due_date=state.due_date if state else None,
         verified_by=verified_by,
         verified_at=state.verified_at if state else None,

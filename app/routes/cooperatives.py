@@ -8,9 +8,10 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from app.deps import CatalogDep, CurrentCooperative, CurrentUser, SessionDep, html_router
-from app.services.dashboard import track_cards
+from app.services import consultations, tasks
+from app.services.dashboard import STAGE_LABELS, track_cards
 from app.services.orgs import cooperative_row, cooperative_rows, count_cooperatives
-from app.services.tracking import can_start_track
+from app.services.tracking import can_start_track, list_events, today_kst
 from app.templating import render
 
 router = html_router(tags=["cooperatives"])
@@ -62,6 +63,12 @@ def cooperative_detail(
         session=session, principal=user, catalog=catalog, cooperative_ids=[cooperative.id]
     )[cooperative.id]
     followed = {s.track.model_key for s in summaries}
+    today = today_kst()
+    # The cooperative's own people start their day here: what to do next, then the conversation.
+    own = user.role == "coop" and user.cooperative_id == cooperative.id
+    next_items = (
+        tasks.next_items(session=session, principal=user, catalog=catalog, today=today) if own else []
+    )
     return render(
         request,
         "pages/cooperative.html",
@@ -70,5 +77,15 @@ def cooperative_detail(
             "tracks": summaries,
             "can_start": can_start_track(user),
             "startable": [m for m in catalog.models if m.key not in followed],
+            "own": own,
+            "next_items": next_items,
+            "today": today,
+            "stage_labels": STAGE_LABELS,
+            "consultations": consultations.list_consultations(
+                session=session, principal=user, cooperative=cooperative, catalog=catalog, page_size=3
+            ),
+            "comments": list_events(
+                session=session, catalog=catalog, cooperative_id=cooperative.id, action="comment", limit=5
+            ),
         },
     )

@@ -212,6 +212,11 @@ def _form_changes(form: FormData) -> dict[str, Any]:
         value = form.get(name)
         if isinstance(value, str):
             changes[name] = value
+    if "assignee_id" in changes:
+        raw_id = changes["assignee_id"].strip()
+        if raw_id and not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 9):
+            raise FormError({"assignee_id": "담당자로 지정할 사용자를 목록에서 고르세요."})
+        changes["assignee_id"] = int(raw_id) if raw_id else None
     if "due_date" in changes:
         raw = changes["due_date"].strip()
         try:

@@ -237,6 +237,7 @@ class ItemSim:
             "note": "",
             "na_reason": "",
             "assignee": "",
+            "assignee_id": None,  # the simulated histories name people as text only
             "due_date": None,
         }
         self.version = 0

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -25,7 +25,7 @@ from app.services import notifications
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
-from app.services.summary import refresh_track, verifier_role
+from app.services.summary import DUE_SOON_DAYS, refresh_track, verifier_role
 from app.services.visibility import cooperative_scope
 
 KST = ZoneInfo("Asia/Seoul")
@@ -33,8 +33,7 @@ MAX_NOTE = 5000
 MAX_ASSIGNEE = 100
 MAX_NA_REASON = 500
 MAX_COMMENT = 2000
-EDITABLE_FIELDS = ("status", "note", "na_reason", "assignee", "due_date")
-DUE_SOON_DAYS = 14  # "기한 임박": due today or within two weeks
+EDITABLE_FIELDS = ("status", "note", "na_reason", "assignee", "assignee_id", "due_date")
 
 
 def today_kst(now: datetime | None = None) -> date:
@@ -176,6 +175,8 @@ class ItemRow:
     can_request_changes: bool = False
     can_unverify: bool = False
     verifier_role: str | None = None
+    assignee_name: str | None = None  # the assigned person (ItemState.assignee_id), if any
+    people: list[Person] = field(default_factory=list)  # whom the viewer may assign it to
     overdue: bool = False
     due_soon: bool = False  # open, due today or within DUE_SOON_DAYS
 
@@ -280,6 +281,8 @@ def load_track_view(
         .order_by(col(Comment.id))
     ).all()
     today = today_kst(now)
+    people = assignable_people(session=session, cooperative=cooperative)
+    names = {p.id: p.name for p in people}
 
     def make_row(stage: StageKey, item: Item | None, key: str) -> ItemRow:
         state, updated_by, verified_by = states.get(key, (None, None, None))
@@ -293,6 +296,10 @@ def load_track_view(
             is_verifier = row.verifier_role == principal.role
             row.can_request_changes = bool(is_verifier and state and state.status == "done")
             row.can_unverify = bool(is_verifier and state and state.verified_at is not None)
+            if row.can_edit:
+                row.people = [p for p in people if p.may_lead(item)]
+        if state is not None and state.assignee_id is not None:
+            row.assignee_name = names.get(state.assignee_id, "(다른 기관으로 옮긴 사용자)")
         due = state.due_date if state and state.status not in ("done", "na") else None
         row.overdue = bool(due and due < today)
         row.due_soon = bool(due and today <= due <= today + timedelta(days=DUE_SOON_DAYS))
@@ -321,6 +328,19 @@ def load_track_view(
         events=list_events(session=session, model=model, track_id=track.id, limit=events_limit),
         can_comment=can_comment(principal),
     )
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone an item can be assigned to."""
+
+    id: int
+    name: str
+    role: str
+
+    def may_lead(self, item: Item) -> bool:
+        # The cooperative's own people take any item; a public body's people only the items it leads.
+        return self.role == "coop" or self.role == item.lead
 
 
 # --- item writes -------------------------------------------------------------------------------
@@ -359,6 +379,10 @@ def _validate(changes: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str
             after[name] = value.strip()
     if after["status"] not in STATUSES:
         errors["status"] = f"'{after['status']}'은(는) 알 수 없는 상태입니다 (todo, doing, done, na 중 하나)."
+    if after["assignee_id"] is not None and (
+        isinstance(after["assignee_id"], bool) or not isinstance(after["assignee_id"], int)
+    ):
+        errors["assignee_id"] = "담당자로 지정할 사용자를 목록에서 고르세요."
     if after["due_date"] is not None and not isinstance(after["due_date"], date):
         errors["due_date"] = "날짜 형식(YYYY-MM-DD)으로 입력하세요."
     if after["status"] != "na":
@@ -386,6 +410,47 @@ def _versioned_update(session: Session, state: ItemState, *, version: int, value
     session.expire(state)
     if result.rowcount != 1:  # someone else wrote between our read and our update
         raise ConflictError(_current_state(session, track_id, item_key))
+
+
+def assignable_people(*, session: Session, cooperative: Cooperative) -> list[Person]:
+    """The active users an item of this cooperative may be assigned to: its own users and those of
+    its center and 지자체 (each item narrows this to the cooperative and its lead; see ``Person``)."""
+    stmt = (
+        select(User.id, User.display_name, User.role)
+        .where(
+            col(User.is_active),
+            or_(
+                col(User.cooperative_id) == cooperative.id,
+                and_(col(User.role) == "center", col(User.center_id) == cooperative.support_center_id),
+                and_(
+                    col(User.role) == "municipality", col(User.municipality_id) == cooperative.municipality_id
+                ),
+            ),
+        )
+        .order_by(col(User.role), col(User.display_name), col(User.id))
+    )
+    return [Person(int(i or 0), name, role) for i, name, role in session.exec(stmt).all()]
+
+
+def _assignee_names(
+    session: Session, track: Track, item: Item, ids: tuple[int | None, int | None]
+) -> dict[int | None, str]:
+    """Display names of the old and new assignee; the new one must be assignable for this item."""
+    old, new = ids
+    cooperative = session.get(Cooperative, track.cooperative_id)
+    assert cooperative is not None  # noqa: S101 - a track's cooperative always exists
+    people = {
+        p.id: p for p in assignable_people(session=session, cooperative=cooperative) if p.may_lead(item)
+    }
+    if new is not None and new not in people:
+        raise FormError(
+            {"assignee_id": "이 항목의 담당자는 조합 또는 주관 기관의 사용자 중에서만 고를 수 있습니다."}
+        )
+    names: dict[int | None, str] = {pid: p.name for pid, p in people.items()}
+    if old is not None and old not in names:
+        former = session.get(User, old)
+        names[old] = former.display_name if former else "(삭제된 사용자)"
+    return names
 
 
 def update_item(
@@ -417,10 +482,20 @@ def update_item(
         "note": state.note if state else "",
         "na_reason": state.na_reason if state else "",
         "assignee": state.assignee if state else "",
+        "assignee_id": state.assignee_id if state else None,
         "due_date": state.due_date if state else None,
     }
     after = _validate(changes, before)
-    diff = {k: [_jsonable(before[k]), _jsonable(after[k])] for k in EDITABLE_FIELDS if before[k] != after[k]}
+    diff = {
+        k: [_jsonable(before[k]), _jsonable(after[k])]
+        for k in EDITABLE_FIELDS
+        if before[k] != after[k] and k != "assignee_id"
+    }
+    if before["assignee_id"] != after["assignee_id"]:
+        # The log names people, so it still reads right after an account is renamed or removed.
+        old, new = state.assignee_id if state else None, after["assignee_id"]
+        names = _assignee_names(session, track, item, (old, new))
+        diff["assignee_user"] = [names.get(old), names.get(new)]
     if not diff:
         return state or ItemState(track_id=track.id, item_key=item_key, version=0)
     clears_verification = bool(state and state.verified_at is not None)
@@ -520,8 +595,10 @@ def list_events(
     cooperative_id: int | None = None,
     limit: int | None = None,
     before: int | None = None,
+    action: str | None = None,
 ) -> list[EventRow]:
-    """Newest first; ``before`` (an event id) and ``limit`` page through the log in one query."""
+    """Newest first; ``before`` (an event id) and ``limit`` page through the log in one query;
+    ``action`` keeps one kind (e.g. "comment" for a cooperative home's recent comments)."""
     stmt = (
         select(Event, User.display_name, Track.model_key)
         .outerjoin(User, col(User.id) == col(Event.actor_id))
@@ -534,6 +611,8 @@ def list_events(
         stmt = stmt.where(Event.cooperative_id == cooperative_id)
     if before is not None:
         stmt = stmt.where(col(Event.id) < before)
+    if action is not None:
+        stmt = stmt.where(col(Event.action) == action)
     if limit is not None:
         stmt = stmt.limit(limit)
     out = []

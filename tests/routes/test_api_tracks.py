@@ -39,6 +39,7 @@ ITEM_FIELDS = {
     "note",
     "na_reason",
     "assignee",
+    "assignee_id",
     "due_date",
     "verified_by",
     "verified_at",
@@ -498,3 +499,19 @@ def test_invalid_event_paging_is_422(client: TestClient, auth: Headers, track: T
         client.get(f"/api/v1/tracks/{track.id}/events", params=params, headers=auth("coop_a")).status_code
         == 422
     )
+
+
+def test_patch_assigns_a_person_and_refuses_an_outsider(
+    client: TestClient, db: Session, world: World, catalog: Catalog
+) -> None:
+    from tests.fixtures.tracking_helpers import start
+
+    t = start(db, world, catalog)
+    headers = {"Authorization": f"Bearer {create_token(session=db, user=world.users['coop_a']).token}"}
+    url = f"/api/v1/tracks/{t.id}/items/operating-plan"
+    r = client.patch(url, json={"version": 0, "assignee_id": world.users["center"].id}, headers=headers)
+    assert r.status_code == 422 and "assignee_id" in r.text  # the center does not lead this item
+    r = client.patch(url, json={"version": 0, "assignee_id": world.users["coop_a"].id}, headers=headers)
+    assert r.status_code == 200 and r.json()["assignee_id"] == world.users["coop_a"].id
+    r = client.patch(url, json={"version": 1, "assignee_id": None}, headers=headers)
+    assert r.status_code == 200 and r.json()["assignee_id"] is None

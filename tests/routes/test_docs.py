@@ -38,6 +38,12 @@ def test_openapi_lists_the_json_api_and_health_only(client: TestClient) -> None:
         "/api/v1/tracks/{track_id}/items/{item_key}/unverify",
         "/api/v1/tracks/{track_id}/readiness",
         "/api/v1/tracks/{track_id}/decisions",
+        "/api/v1/me/tasks",
+        "/api/v1/cooperatives/{cooperative_id}/consultations",
+        "/api/v1/consultations/{consultation_id}",
+        "/api/v1/consultations/summary",
+        "/api/v1/notifications",
+        "/api/v1/notifications/read",
     }
     patch = paths["/api/v1/tracks/{track_id}/items/{item_key}"]["patch"]
     assert {"200", "403", "409", "422"} <= set(patch["responses"])
