@@ -33,6 +33,7 @@ all_routers: list[APIRouter] = [
     consultations.router,
     admin.router,
     api.router,
+    readiness.api,
     tasks.api,
     notifications.api,
     consultations.api,

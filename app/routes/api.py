@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,8 +25,7 @@ from app.deps import (
 )
 from app.models import ItemState, Track
 from app.models.tracking import Status
-from app.pdf import readiness_pdf
-from app.services import dashboard, decisions, readiness, tracking, verification
+from app.services import dashboard, tracking, verification
 from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
@@ -220,7 +219,7 @@ class EventOut(BaseModel):
     changes: dict[str, Any]
 
 
-def _item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | None] | None) -> ItemOut:
+def item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | None] | None) -> ItemOut:
     state, _, verified_by = found or (None, None, None)
     return ItemOut(
         key=item.key,
@@ -299,7 +298,7 @@ def get_track(session: SessionDep, ctx: CurrentTrack) -> TrackOut:
         id=ctx.track.id,
         model=ctx.model.key,
         cooperative=ctx.track.cooperative_id,
-        items=[_item_out(stage, item, states.get(item.key)) for stage, item in ctx.model.items],
+        items=[item_out(stage, item, states.get(item.key)) for stage, item in ctx.model.items],
         progress=ProgressOut.of(progress),
     )
 
@@ -346,7 +345,7 @@ def _one_item(session: SessionDep, ctx: CurrentTrack, item_key: str) -> ItemOut:
     item = ctx.model.item(item_key)
     assert item is not None  # noqa: S101 - update_item raised NotFoundError otherwise
     states = tracking.states_with_names(session=session, track_id=ctx.track.id, item_key=item_key)
-    return _item_out(ctx.model.item_stage[item_key], item, states.get(item_key))
+    return item_out(ctx.model.item_stage[item_key], item, states.get(item_key))
 
 
 @router.get("/tracks/{track_id}/events", name="api:track_events", response_model=list[EventOut])
@@ -624,175 +623,3 @@ def unverify(
     return _verification(
         ctx, session, user, item_key, verification.unverify_item, body.version, reason=body.reason
     )
-
-
-# --- readiness and decisions -------------------------------------------------------------------
-
-
-class EvidenceOut(BaseModel):
-    id: int
-    kind: str
-    title: str
-    size: int
-    sha256: str
-    uploaded_at: datetime
-
-
-class ReadinessItemOut(ItemOut):
-    text: str
-    change_request: str
-    verified_note: str
-    evidence: list[EvidenceOut]
-
-
-class ReadinessOut(BaseModel):
-    verdict: Literal["ready", "conditional", "not_ready", "not_applicable"]
-    reasons: list[str]
-    consignment: ConsignmentOut
-    items: list[ReadinessItemOut] = Field(description="The 위탁 전 확인 items")
-    progress: ProgressOut
-    report_number: str
-    generated_at: datetime
-    content_version: str
-
-
-@router.get("/tracks/{track_id}/readiness", name="api:readiness", response_model=ReadinessOut)
-def get_readiness(session: SessionDep, catalog: CatalogDep, user: ApiUser, ctx: CurrentTrack) -> ReadinessOut:
-    """The readiness verdict (위탁 준비도) and what it rests on, as on the report page."""
-    report = readiness.load_report(
-        session=session,
-        principal=user,
-        catalog=catalog,
-        track=ctx.track,
-        cooperative=ctx.cooperative,
-        model=ctx.model,
-    )
-    items = []
-    for row in report.items:
-        assert row.item is not None  # noqa: S101 - consignment rows come from the content
-        base = _item_out(
-            row.stage, row.item, (row.state, row.updated_by, row.verified_by) if row.state else None
-        )
-        items.append(
-            ReadinessItemOut(
-                **base.model_dump(),
-                text=row.item.text,
-                change_request=row.change_request,
-                verified_note=row.state.verified_note if row.state else "",
-                evidence=[
-                    EvidenceOut(
-                        id=e.id or 0,
-                        kind=e.kind,
-                        title=e.title,
-                        size=e.size,
-                        sha256=e.sha256,
-                        uploaded_at=e.created_at,
-                    )
-                    for e in row.evidence
-                ],
-            )
-        )
-    return ReadinessOut(
-        verdict=report.verdict,
-        reasons=report.reasons,
-        consignment=ConsignmentOut(**report.consignment.as_dict()),
-        items=items,
-        progress=ProgressOut.of(report.view.progress),
-        report_number=report.number,
-        generated_at=report.generated_at,
-        content_version=report.content_version,
-    )
-
-
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    outcome: Literal["approved", "conditional", "deferred"]
-    decided_on: date
-    document_number: str = Field(min_length=1, max_length=decisions.MAX_DOCUMENT_NUMBER)
-    conditions: str = Field(default="", max_length=decisions.MAX_TEXT, description="Required for conditional")
-    reason: str = Field(default="", max_length=decisions.MAX_TEXT, description="Required for deferred")
-
-
-class DecisionOut(BaseModel):
-    id: int
-    outcome: str
-    decided_on: date
-    document_number: str
-    conditions: str
-    reason: str
-    verdict: str = Field(description="The readiness verdict when the decision was recorded")
-    report_number: str
-    report_sha256: str = Field(description="SHA-256 of the readiness PDF stored with the decision")
-    decided_by: str | None
-    created_at: datetime
-    current: bool = Field(description="The newest decision, which supersedes the earlier ones")
-
-
-def _decision_out(row: readiness.DecisionRow, current: bool) -> DecisionOut:
-    d = row.decision
-    return DecisionOut(
-        id=d.id or 0,
-        outcome=d.outcome,
-        decided_on=d.decided_on,
-        document_number=d.document_number,
-        conditions=d.conditions,
-        reason=d.reason,
-        verdict=d.verdict,
-        report_number=d.report_number,
-        report_sha256=d.report_sha256,
-        decided_by=row.decided_by,
-        created_at=d.created_at,
-        current=current,
-    )
-
-
-@router.get("/tracks/{track_id}/decisions", name="api:decisions", response_model=list[DecisionOut])
-def list_decisions(session: SessionDep, ctx: CurrentTrack) -> list[DecisionOut]:
-    """The track's 위탁 결정, newest (current) first."""
-    assert ctx.track.id is not None  # noqa: S101
-    rows = readiness.decisions_of(session, ctx.track.id)
-    return [_decision_out(r, i == 0) for i, r in enumerate(rows)]
-
-
-@router.post(
-    "/tracks/{track_id}/decisions",
-    name="api:decide",
-    response_model=DecisionOut,
-    status_code=201,
-    responses={403: {"description": "Only the cooperative's 지자체"}, 422: {"description": "Invalid input"}},
-)
-def create_decision(
-    body: DecisionIn,
-    request: Request,
-    session: SessionDep,
-    catalog: CatalogDep,
-    user: ApiUser,
-    ctx: CurrentTrack,
-) -> DecisionOut:
-    """Record a 위탁 결정; the readiness report of this moment is stored with it (PDF)."""
-    if not decisions.can_decide(user, ctx.cooperative):
-        raise ForbiddenError("위탁 결정은 이 조합을 관할하는 지자체 담당자만 기록할 수 있습니다.")
-    data = decisions.DecisionInput(
-        body.outcome, body.decided_on, body.document_number, body.conditions, body.reason
-    )
-    decisions.validate(data, today=tracking.today_kst())
-    report = readiness.load_report(
-        session=session,
-        principal=user,
-        catalog=catalog,
-        track=ctx.track,
-        cooperative=ctx.cooperative,
-        model=ctx.model,
-    )
-    decision = decisions.record_decision(
-        session=session,
-        principal=user,
-        track=ctx.track,
-        cooperative=ctx.cooperative,
-        model=ctx.model,
-        data=data,
-        report=report,
-        report_pdf=readiness_pdf(request, report),
-        today=tracking.today_kst(),
-    )
-    return _decision_out(readiness.DecisionRow(decision, user.display_name), True)
