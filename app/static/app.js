@@ -26,6 +26,19 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-print]")) window.print();
   });
+  // Opening an unread 알림 marks it read with a beacon, so the link stays a plain link (a new tab
+  // works; without script the row's 읽음 button does the same).
+  function markRead(event) {
+    var link = event.target.closest && event.target.closest("a[data-read-url]");
+    if (!link || !navigator.sendBeacon) return;
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    var body = new FormData();
+    body.append("csrf_token", meta ? meta.getAttribute("content") : "");
+    navigator.sendBeacon(link.getAttribute("data-read-url"), body);
+    link.removeAttribute("data-read-url");
+  }
+  document.addEventListener("click", markRead);
+  document.addEventListener("auxclick", function (event) { if (event.button === 1) markRead(event); });
   document.addEventListener("htmx:beforeRequest", function () {
     var region = document.getElementById("flash");
     if (region) region.hidden = true;

@@ -157,3 +157,38 @@ def test_the_preferences_page(browser, live_server, shot, viewport: str) -> None
         page.get_by_role("button", name="저장").click()
     assert errors == [e for e in errors if "422" in e]  # only the browser's note on the 422 page
     context.close()
+
+
+def test_opening_an_unread_notification_marks_it_read(browser, live_server) -> None:
+    with transaction(live_server.app.state.engine) as s:
+        user = s.exec(select(User).where(User.login == COOP)).one()
+        track = s.exec(select(Track).where(Track.cooperative_id == user.cooperative_id)).first()
+        assert track is not None
+        note = Notification(
+            user_id=user.id,  # type: ignore[arg-type]
+            kind="comment",
+            cooperative_id=user.cooperative_id,
+            track_id=track.id,
+            item_key="opening",
+            message="열어 보면 읽음이 되는 알림",
+        )
+        s.add(note)
+        s.flush()
+        note_id = note.id
+    context, page, errors = _open(browser, live_server.url)
+    page.goto(live_server.url + "/notifications")
+    page.get_by_role("link", name="열어 보면 읽음이 되는 알림").click()
+    page.wait_for_url(re.compile(r"/tracks/\d+#item-opening$"))
+
+    def read_at() -> object:
+        with transaction(live_server.app.state.engine) as s:
+            found = s.get(Notification, note_id)
+            return found.read_at if found else None
+
+    for _ in range(50):  # the beacon is sent as the page leaves: give the server a moment
+        if read_at() is not None:
+            break
+        page.wait_for_timeout(100)
+    assert read_at() is not None
+    assert errors == [], errors
+    context.close()
