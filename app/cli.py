@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from app.catalog import Catalog, check_content
 from app.catalog.jsonschema import write_schemas
 from app.config import Settings, get_settings
+from app.input_guard import parse_iso_date
 from app.models import User
 from app.models.user import ROLES
 
@@ -270,7 +271,7 @@ def _day(value: str) -> date:
     if not value:
         return today_kst()
     try:
-        return date.fromisoformat(value)
+        return parse_iso_date(value)
     except ValueError:
         _fail(f"--day must be a date as YYYY-MM-DD, not {value!r}")
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
@@ -15,6 +16,7 @@ from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.config import Settings
 from app.db import SAFE_METHODS, get_session
+from app.input_guard import refuse_hostile_input
 from app.models import Cooperative, Notification, Track
 from app.services import inbox
 from app.services.auth import principal_for_token
@@ -46,7 +48,18 @@ def get_settings_dep(request: Request) -> Settings:
 # Database ids in URLs: positive and within a 32-bit integer column, so an absurd number is a
 # 422 rather than an overflow in the driver.
 MAX_ID = 2**31 - 1
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _canonical_id(value: object) -> object:
+    """Ids in paths are written one way only: "+2", "02", "2.0" or " 2" never reach object 2."""
+    if isinstance(value, str) and not (
+        value.isascii() and value.isdigit() and value[:1] != "0" and len(value) <= 10
+    ):
+        raise ValueError("id must be written as a plain number")
+    return value
+
+
+PathId = Annotated[int, BeforeValidator(_canonical_id), Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -170,7 +183,12 @@ def html_router(**kwargs: object) -> APIRouter:
     Pages are not part of the OpenAPI schema, which documents the JSON API only.
     """
     return APIRouter(
-        dependencies=[Depends(limit_body), Depends(csrf_protect), Depends(load_user)],
+        dependencies=[
+            Depends(limit_body),
+            Depends(refuse_hostile_input),
+            Depends(csrf_protect),
+            Depends(load_user),
+        ],
         include_in_schema=False,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -226,7 +244,7 @@ def api_router(**kwargs: object) -> APIRouter:
     return APIRouter(
         prefix="/api/v1",
         tags=["api"],
-        dependencies=[Depends(limit_body), Depends(api_principal)],
+        dependencies=[Depends(limit_body), Depends(refuse_hostile_input), Depends(api_principal)],
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Request
@@ -11,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import SAFE_METHODS
 from app.deps import LoginRequiredError
-from app.security import SECURITY_HEADERS
+from app.security import security_headers
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.templating import redirect, render
 
@@ -51,9 +53,17 @@ def _page(
     )
 
 
+# What the framework says in English when it cannot read a request body.
+FRAMEWORK_DETAILS = {
+    "There was an error parsing the body": "보낸 양식을 읽을 수 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요.",
+}
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
     headers = dict(exc.headers or {})
+    if isinstance(exc.detail, str) and exc.detail in FRAMEWORK_DETAILS:
+        exc = StarletteHTTPException(exc.status_code, FRAMEWORK_DETAILS[exc.detail], exc.headers)
     if _is_api(request):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
     detail = (
@@ -66,14 +76,28 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
     if _is_api(request):
         return JSONResponse({"detail": _jsonable(exc.errors())}, status_code=422)
-    fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in exc.errors())
+    fields = ", ".join(
+        _safe(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), 60) for e in exc.errors()
+    )
     return _page(request, 422, f"다음 입력값이 올바르지 않습니다: {fields}")
 
 
-def _jsonable(errors: object) -> object:
-    from fastapi.encoders import jsonable_encoder
+def _safe(value: object, limit: int = 100) -> str:
+    """A short, always-encodable echo of what was sent (NaN, lone surrogates and megabytes of
+    text made the 422 answer itself fail)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
 
-    return jsonable_encoder(errors, custom_encoder={Exception: str})
+
+def _jsonable(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    out = []
+    for e in errors:
+        item: dict[str, Any] = {"loc": [_safe(p, 60) if isinstance(p, str) else p for p in e.get("loc", ())]}
+        item |= {"msg": _safe(e.get("msg", ""), 300), "type": _safe(e.get("type", ""), 60)}
+        if "input" in e:
+            item["input"] = _safe(e["input"])
+        out.append(item)
+    return out
 
 
 def _default_phrase(status_code: int) -> str:
@@ -123,7 +147,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
         response: Response = JSONResponse({"detail": "Internal server error"}, status_code=500)
     else:
         response = _page(request, 500, "일시적인 오류가 발생했습니다. 잠시 후 다시 시도하세요.")
-    for name, value in SECURITY_HEADERS:
+    for name, value in security_headers(request.app.state.settings):
         response.headers[name.decode()] = value.decode()
     return response
 

@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine
 from app.deps import FORM_OVERHEAD
 from app.errors import install as install_error_handlers
+from app.head import HeadAsGetMiddleware
 from app.routes import all_routers
 from app.security import SecurityHeadersMiddleware
 
@@ -55,6 +56,7 @@ def create_app(
         max_age=60 * 60 * 12,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
     # Before /static, which would otherwise match these paths first.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_DIR), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

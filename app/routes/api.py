@@ -23,6 +23,7 @@ from app.deps import (
     SettingsDep,
     api_router,
 )
+from app.input_guard import IsoDate, StrictVersion
 from app.models import ItemState, Track
 from app.models.tracking import Status
 from app.services import dashboard, tracking, verification
@@ -197,7 +198,7 @@ class ItemPatch(BaseModel):
     # Optional like every other field: a PATCH that leaves it out keeps the stored status
     # (it was required, contradicting the docstring above); an explicit null is still a 422.
     status: Status | None = None
-    version: int = Field(ge=0)
+    version: StrictVersion = Field(ge=0)
     note: str | None = Field(default=None, max_length=tracking.MAX_NOTE)
     na_reason: str | None = Field(default=None, max_length=tracking.MAX_NA_REASON)
     assignee: str | None = Field(default=None, max_length=tracking.MAX_ASSIGNEE)
@@ -206,7 +207,7 @@ class ItemPatch(BaseModel):
         ge=1,
         description="A user of the cooperative or of the item's lead organization; null clears",
     )
-    due_date: date | None = None
+    due_date: IsoDate | None = None
 
 
 class EventOut(BaseModel):
@@ -537,13 +538,13 @@ def get_dashboard(
 
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=0, description="The item's version you read")
+    version: StrictVersion = Field(ge=0, description="The item's version you read")
     note: str = Field(default="", max_length=verification.MAX_VERIFY_NOTE, description="Optional 확인 메모")
 
 
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=0, description="The item's version you read")
+    version: StrictVersion = Field(ge=0, description="The item's version you read")
     reason: str = Field(min_length=1, max_length=verification.MAX_VERIFY_NOTE)
 
 

@@ -27,6 +27,7 @@ from app.deps import (
     html_router,
     parse_id,
 )
+from app.input_guard import IsoDate, StrictVersion
 from app.models import Consultation, Cooperative
 from app.models.consultation import CHANNEL_LABELS, RESOLUTION_TARGET, TARGET_METRICS
 from app.services import consultations, support
@@ -370,7 +371,7 @@ ChannelKey = Literal["visit", "phone", "online", "training"]
 
 class ConsultationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    held_on: date = Field(description="The day it took place (not in the future, Asia/Seoul)")
+    held_on: IsoDate = Field(description="The day it took place (not in the future, Asia/Seoul)")
     channel: ChannelKey = Field(description="visit (방문) | phone (전화) | online (온라인) | training (교육)")
     topic: str = Field(min_length=1, max_length=consultations.MAX_TOPIC)
     request: str = Field(
@@ -381,19 +382,19 @@ class ConsultationIn(BaseModel):
     item_key: str | None = Field(
         default=None, max_length=consultations.MAX_ITEM_KEY, description="An item of that track's model"
     )
-    follow_up_on: date | None = Field(default=None, description="Not before held_on")
+    follow_up_on: IsoDate | None = Field(default=None, description="Not before held_on")
 
 
 class ConsultationPatch(BaseModel):
     """Fields left out stay as they are; ``version`` is the one you read."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, le=MAX_ID)
+    version: StrictVersion = Field(ge=1, le=MAX_ID)
     status: Literal["open", "resolved"] | None = Field(
         default=None, description="resolved needs a resolution (sent now or stored)"
     )
     resolution: str | None = Field(default=None, max_length=consultations.MAX_TEXT)
-    follow_up_on: date | None = Field(default=None, description="null removes the follow-up date")
+    follow_up_on: IsoDate | None = Field(default=None, description="null removes the follow-up date")
     advice: str | None = Field(default=None, max_length=consultations.MAX_TEXT)
 
 

@@ -25,6 +25,7 @@ from app.deps import (
     api_router,
     html_router,
 )
+from app.input_guard import IsoDate, parse_iso_date
 from app.models.decision import OUTCOME_LABELS
 from app.pdf import readiness_pdf, report_context
 from app.routes.api import ConsignmentOut, ItemOut, ProgressOut, item_out
@@ -132,7 +133,7 @@ def _decision_input(form: Any) -> tuple[decisions.DecisionInput, dict[str, str]]
     }
     try:
         decided_on: date | None = (
-            date.fromisoformat(values["decided_on"].strip()) if values["decided_on"].strip() else None
+            parse_iso_date(values["decided_on"].strip()) if values["decided_on"].strip() else None
         )
     except ValueError:
         decided_on = None
@@ -302,7 +303,7 @@ def get_readiness(session: SessionDep, catalog: CatalogDep, user: ApiUser, ctx: 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["approved", "conditional", "deferred"]
-    decided_on: date
+    decided_on: IsoDate
     document_number: str = Field(min_length=1, max_length=decisions.MAX_DOCUMENT_NUMBER)
     conditions: str = Field(default="", max_length=decisions.MAX_TEXT, description="Required for conditional")
     reason: str = Field(default="", max_length=decisions.MAX_TEXT, description="Required for deferred")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Form, HTTPException, Request, UploadFile
@@ -24,6 +23,7 @@ from app.deps import (
     TrackContext,
     html_router,
 )
+from app.input_guard import parse_iso_date
 from app.models.tracking import STATUSES
 from app.services import evidence as evidence_service
 from app.services import exports, tracking, verification
@@ -220,7 +220,7 @@ def _form_changes(form: FormData) -> dict[str, Any]:
     if "due_date" in changes:
         raw = changes["due_date"].strip()
         try:
-            changes["due_date"] = date.fromisoformat(raw) if raw else None
+            changes["due_date"] = parse_iso_date(raw) if raw else None
         except ValueError as exc:
             raise FormError({"due_date": f"'{raw}'은(는) 날짜 형식(YYYY-MM-DD)이 아닙니다."}) from exc
     return changes

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app.catalog import Catalog
+from app.input_guard import parse_iso_date
 from app.models import Consultation, Cooperative, Municipality, SupportCenter, Track, User
 from app.models.base import utcnow
 from app.models.consultation import CHANNEL_LABELS, CONSULTATION_STATUS_LABELS
@@ -110,7 +111,7 @@ def _date(value: DateIn, name: str, errors: dict[str, str]) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        return parse_iso_date(text)
     except ValueError:
         errors[name] = "날짜를 YYYY-MM-DD 형식으로 입력하세요."
         return None

@@ -68,6 +68,14 @@ class StoredFile:
     sha256: str
 
 
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def strip_bidi(text: str) -> str:
+    """Remove the characters that reorder how a name is displayed."""
+    return text.translate(BIDI_CONTROLS)
+
+
 def store_upload(
     *,
     session: Session,
@@ -79,7 +87,8 @@ def store_upload(
 ) -> StoredFile:
     """Check type (extension and leading bytes) and size while copying and hashing; nothing is
     kept on error, and the file goes again if the transaction rolls back."""
-    name = Path(filename or "").name.strip()
+    # Bidirectional controls go: "invoice\u202Efdp.exe" would show as "invoiceexe.pdf".
+    name = strip_bidi(Path(filename or "").name).strip()
     if not name:
         raise FormError({field: "파일을 선택하세요."})
     kind = ALLOWED.get(Path(name).suffix.lower())
@@ -171,7 +180,7 @@ def add_link(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
         raise FormError({"url": "http:// 또는 https:// 로 시작하는 주소를 입력하세요."})
-    title = (title.strip() or parts.netloc)[:200]
+    title = (strip_bidi(title).strip() or parts.netloc)[:200]
     return _record(
         session,
         principal=principal,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.input_guard import parse_iso_date
 from app.models import CenterMunicipality, Cooperative, Municipality, SupportCenter, User
 from app.models.user import ROLE_LABELS, ROLES
 from app.services.auth import MIN_PASSWORD_LENGTH, PasswordTooShortError, hash_password
@@ -124,11 +125,31 @@ def all_users(*, session: Session) -> list[UserRow]:
 # --- admin: writing ---------------------------------------------------------------------------
 
 
+# The longest value each admin field may hold (the columns' sizes; a password as long as the
+# login form accepts, so nobody is created who could never log in).
+MAX_LENGTHS = {
+    "name": 100,
+    "sido": 40,
+    "sigungu": 40,
+    "site": 200,
+    "address": 200,
+    "contact": 200,
+    "display_name": 100,
+    "login": 64,
+    "email": 254,
+    "password": 256,
+}
+
+
 def _require(values: Mapping[str, str], *fields: str) -> dict[str, str]:
+    """Required fields present, and every field within its length."""
     errors = {}
     for f in fields:
         if not values.get(f, "").strip():
             errors[f] = "필수 입력 항목입니다."
+    for f, limit in MAX_LENGTHS.items():
+        if len(values.get(f, "")) > limit:
+            errors[f] = f"{limit}자 이하로 입력하세요."
     return errors
 
 
@@ -198,7 +219,7 @@ def _parse_date(value: str, field: str, errors: dict[str, str]) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return parse_iso_date(value)
     except ValueError:
         errors[field] = f"'{value}'은(는) 날짜 형식(YYYY-MM-DD)이 아닙니다."
         return None
