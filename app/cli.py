@@ -68,7 +68,17 @@ def serve(
     _require_valid_content(settings.content_dir)
     upgrade(settings.database_url)
     typer.echo(f"마을길잡이: http://{host}:{port}")
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, proxy_headers=True)
+    # Forwarded client address and scheme are believed from MAEUL_TRUSTED_PROXIES only (the same
+    # rule the login throttle applies); uvicorn's default would also trust 127.0.0.1.
+    trusted = ",".join(str(net) for net in settings.trusted_proxies)
+    uvicorn.run(
+        "app.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 @db_cli.command("upgrade")

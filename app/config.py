@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-only-insecure-secret-change-me"  # noqa: S105 - refused outside development
 MIN_SECRET_LENGTH = 32
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     mail_from: str = "마을길잡이 <noreply@localhost>"
     # The public address of the site, for links in e-mail (pages use relative links).
     base_url: str = "http://127.0.0.1:8000"
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs). Empty:
+    # the socket peer is the client, so nobody can pick their own address for the login throttle.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
     @field_validator("smtp_url")
     @classmethod
@@ -59,6 +63,29 @@ class Settings(BaseSettings):
                 "MAEUL_BASE_URL must be the site's public address, e.g. https://maeul.example.kr"
             )
         return value.strip().rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_trusted_proxies(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            try:
+                # strict: "10.0.0.1/8" is refused, not silently read as 10.0.0.0/8
+                network = ip_network(entry, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"MAEUL_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                    f"(e.g. 10.0.0.5, 10.0.0.0/24, fd00::/64): {exc}"
+                ) from exc
+            if network.prefixlen == 0:
+                # Trusting every peer would let any client choose its own address.
+                raise ValueError(f"MAEUL_TRUSTED_PROXIES: {entry!r} would trust every address")
+            networks.append(network)
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> Settings:

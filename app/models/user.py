@@ -73,15 +73,24 @@ class ApiToken(SQLModel, table=True):
 
 
 class LoginFailure(SQLModel, table=True):
-    """One failed login (table): the throttle counts these over a sliding window.
+    """One failed login (table): the throttle counts these over a sliding window, per
+    (login, client), per client and per login (app.services.auth.lock_for).
 
-    Insert-only, so concurrent failures on several workers never collide; rows older than
-    the window are pruned when the same login fails again or succeeds.
+    Insert-only, so concurrent failures on several workers never collide; every failure
+    prunes a batch of rows too old to lock anything, and a success removes that client's
+    failures for that login.
     """
 
     __tablename__ = "login_failure"
-    __table_args__ = (Index("ix_login_failure_login_at", "login", "at"),)
+    __table_args__ = (
+        Index("ix_login_failure_login_at", "login", "at"),
+        Index("ix_login_failure_client_at", "client", "at"),
+        Index("ix_login_failure_at", "at"),  # pruning
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     login: str = Field(max_length=64)
+    # The address the attempt came from (an IPv6 client as its /64); None: recorded before
+    # clients were (migration 0008), or a caller without one (the CLI).
+    client: str | None = Field(default=None, max_length=64)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

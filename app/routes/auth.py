@@ -7,12 +7,40 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from app.deps import SESSION_CSRF, SESSION_EPOCH, SESSION_USER, SessionDep, csrf_token, html_router
+from app.deps import (
+    SESSION_CSRF,
+    SESSION_EPOCH,
+    SESSION_USER,
+    SessionDep,
+    SettingsDep,
+    csrf_token,
+    html_router,
+)
 from app.models import User
-from app.services.auth import InvalidCredentialsError, LoginLockedError, authenticate, end_sessions
+from app.services.auth import (
+    InvalidCredentialsError,
+    LockScope,
+    LoginLockedError,
+    authenticate,
+    client_address,
+    end_sessions,
+)
 from app.templating import kst, redirect, render
 
 router = html_router(tags=["auth"])
+
+# Each names what is locked, so the owner of an account knows whether another place would work.
+LOCKED_MESSAGES: dict[LockScope, str] = {
+    "client": "이 접속 위치에서 로그인에 여러 번 실패하여 잠시 로그인할 수 없습니다. {until} 이후에 다시 시도하세요.",
+    "login_from_client": (
+        "로그인에 여러 번 실패하여 이 접속 위치에서 이 계정의 로그인이 잠시 잠겼습니다. "
+        "{until} 이후에 다시 시도하세요."
+    ),
+    "login": (
+        "이 계정에 로그인 실패가 너무 많아 모든 접속 위치에서 이 계정의 로그인이 잠시 잠겼습니다. "
+        "{until} 이후에 다시 시도하시고, 계속되면 운영 관리자에게 알려 주세요."
+    ),
+}
 
 
 def safe_next(value: str | None) -> str:
@@ -46,19 +74,28 @@ def login_form(request: Request, next: str = "") -> Response:
 def login(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = {"next": safe_next(next), "username": username}
+    client = client_address(
+        peer=request.client.host if request.client else None,
+        forwarded_for=request.headers.getlist("x-forwarded-for"),
+        trusted_proxies=settings.trusted_proxies,
+    )
     try:
-        user = authenticate(session=session, login=username, password=password)
+        user = authenticate(session=session, login=username, password=password, client=client)
     except LoginLockedError as exc:
-        ctx["error"] = (
-            "로그인에 여러 번 실패하여 이 계정의 로그인이 잠시 잠겼습니다. "
-            f"{kst(exc.until, '%H:%M')} 이후에 다시 시도하세요."
+        ctx["error"] = LOCKED_MESSAGES[exc.scope].format(until=kst(exc.until, "%H:%M"))
+        return render(
+            request,
+            "pages/login.html",
+            ctx,
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
         )
-        return render(request, "pages/login.html", ctx, status_code=429)
     except InvalidCredentialsError:
         # Returned, not raised: the failure count must be committed.
         ctx["error"] = "아이디 또는 비밀번호가 맞지 않습니다."

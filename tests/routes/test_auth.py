@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,11 @@ from app.db import get_session
 from app.main import SESSION_COOKIE, create_app
 from app.models import LoginFailure, Municipality, User
 from app.routes.auth import safe_next
-from app.services.auth import MAX_FAILURES, create_token
-from tests.conftest import CONTENT_DIR
-from tests.factories import PASSWORD, World, csrf_of, login
+from app.services import auth
+from app.services.auth import CLIENT_MAX_FAILURES, LOCKOUT, MAX_FAILURES, create_token
+from app.templating import KST
+from tests.conftest import CONTENT_DIR, app_on_transaction
+from tests.factories import PASSWORD, PASSWORD_HASH, World, csrf_of, login
 
 WRONG_CREDENTIALS = "아이디 또는 비밀번호가 맞지 않습니다."
 
@@ -192,27 +195,150 @@ def test_login_records_the_time(client: TestClient, db: Session, world: World) -
 # --- throttle over HTTP -----------------------------------------------------------------------
 
 
+ATTACKER = ("203.0.113.66", 50000)
+OWNER = ("198.51.100.20", 50000)
+PROXY = ("10.0.0.1", 50000)
+
+
+def failures(db: Session, **where: str) -> int:
+    stmt = select(func.count()).select_from(LoginFailure)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(LoginFailure, column) == value)
+    return db.exec(stmt).one()
+
+
+def assert_retry_after(r) -> None:
+    assert 0 < int(r.headers["Retry-After"]) <= LOCKOUT.total_seconds()
+
+
 def test_sixth_attempt_is_429_even_with_the_right_password(client: TestClient, world: World) -> None:
     for _ in range(MAX_FAILURES):
         assert post_login(client, "coop-a", password="wrong-password").status_code == 401
     r = post_login(client, "coop-a")
     assert r.status_code == 429
-    assert "로그인에 여러 번 실패하여" in r.text
+    assert "로그인에 여러 번 실패하여 이 접속 위치에서 이 계정의 로그인이 잠시 잠겼습니다." in r.text
     assert "이후에 다시 시도하세요" in r.text
+    assert_retry_after(r)
     assert client.get("/cooperatives", follow_redirects=False).status_code == 303
     # another account is not affected
     assert post_login(client, "coop-b").status_code == 303
 
 
+def test_the_owner_logs_in_elsewhere_while_the_attackers_client_is_locked(app: FastAPI, world: World) -> None:
+    with TestClient(app, client=ATTACKER) as attacker, TestClient(app, client=OWNER) as owner:
+        for _ in range(MAX_FAILURES):
+            assert post_login(attacker, "admin", password="wrong-password").status_code == 401
+        assert post_login(attacker, "admin").status_code == 429
+        r = post_login(owner, "admin", next_=None)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/dashboard"
+        # the owner's login does not lift the attacker's lock
+        assert post_login(attacker, "admin").status_code == 429
+
+
+@pytest.fixture
+def cheap_unknown_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made-up logins verify against the cheap test hash: many of them stay fast."""
+    monkeypatch.setattr(auth, "_DUMMY_HASH", PASSWORD_HASH)
+
+
+def test_one_client_guessing_across_many_logins_is_stopped(
+    app: FastAPI, world: World, cheap_unknown_logins: None
+) -> None:
+    with TestClient(app, client=ATTACKER) as attacker, TestClient(app, client=OWNER) as other:
+        for i in range(CLIENT_MAX_FAILURES):  # one guess per login: each far below its own limit
+            assert post_login(attacker, f"guess-{i:02d}", password="wrong-password").status_code == 401
+        # now every login is refused from there, even a right password for an untried account
+        r = post_login(attacker, "coop-b")
+        assert r.status_code == 429
+        assert "이 접속 위치에서 로그인에 여러 번 실패하여 잠시 로그인할 수 없습니다." in r.text
+        assert_retry_after(r)
+        assert attacker.get("/cooperatives", follow_redirects=False).status_code == 303
+        # another client is not affected
+        assert post_login(other, "coop-b").status_code == 303
+
+
+@pytest.fixture
+def behind_proxy(settings: Settings, catalog: Catalog, engine: Engine, db: Session) -> FastAPI:
+    trusting = Settings(
+        database_url=settings.database_url,
+        content_dir=settings.content_dir,
+        upload_dir=settings.upload_dir,
+        secret_key=settings.secret_key,
+        trusted_proxies=f"{PROXY[0]}, 10.1.0.0/16",
+    )
+    return app_on_transaction(trusting, catalog, engine, db)
+
+
+def test_forwarded_for_is_ignored_from_an_untrusted_peer(
+    behind_proxy: FastAPI, db: Session, world: World
+) -> None:
+    with TestClient(behind_proxy, client=ATTACKER) as attacker:
+        # a new made-up address on every guess does not escape the lock
+        for i in range(MAX_FAILURES):
+            r = post_login(
+                attacker, "admin", password="wrong-password", headers={"X-Forwarded-For": f"192.0.2.{i}"}
+            )
+            assert r.status_code == 401
+        r = post_login(attacker, "admin", headers={"X-Forwarded-For": "192.0.2.99"})
+        assert r.status_code == 429
+    assert failures(db, login="admin", client=ATTACKER[0]) == MAX_FAILURES
+
+
+def test_forwarded_for_is_honoured_from_a_trusted_proxy(
+    behind_proxy: FastAPI, db: Session, world: World
+) -> None:
+    with TestClient(behind_proxy, client=PROXY) as via_proxy:
+        # what the client wrote itself (left of the proxy's entry) is not believed
+        spoofed = {"X-Forwarded-For": f"192.0.2.1, {ATTACKER[0]}"}
+        for _ in range(MAX_FAILURES):
+            assert (
+                post_login(via_proxy, "admin", password="wrong-password", headers=spoofed).status_code == 401
+            )
+        assert post_login(via_proxy, "admin", headers={"X-Forwarded-For": ATTACKER[0]}).status_code == 429
+        # the owner, through the same proxy (and one more inside), is let in
+        owner = {"X-Forwarded-For": f"{OWNER[0]}, 10.1.2.3"}
+        assert post_login(via_proxy, "admin", headers=owner).status_code == 303
+    assert failures(db, login="admin", client=ATTACKER[0]) == MAX_FAILURES
+    assert failures(db, client=PROXY[0]) == 0
+
+
 def test_failed_logins_are_remembered_across_requests(client: TestClient, db: Session, world: World) -> None:
     post_login(client, "coop-a", password="wrong-password")
     post_login(client, "coop-a", password="wrong-password")
-    assert (
-        db.exec(select(func.count()).select_from(LoginFailure).where(LoginFailure.login == "coop-a")).one()
-        == 2
-    )
+    # TestClient's peer is "testclient": not an address, stored as it is
+    assert failures(db, login="coop-a", client="testclient") == 2
     post_login(client, "coop-a")
-    assert db.exec(select(func.count()).select_from(LoginFailure)).one() == 0
+    assert failures(db) == 0
+
+
+def test_success_clears_that_clients_failures_for_that_account(
+    app: FastAPI, db: Session, world: World
+) -> None:
+    with TestClient(app, client=ATTACKER) as attacker, TestClient(app, client=OWNER) as owner:
+        for _ in range(MAX_FAILURES - 1):
+            post_login(attacker, "coop-a", password="wrong-password")
+        post_login(owner, "coop-a", password="wrong-password")
+        post_login(owner, "coop-b", password="wrong-password")
+        assert post_login(owner, "coop-a").status_code == 303
+        assert failures(db, login="coop-a", client=OWNER[0]) == 0
+        assert failures(db, login="coop-b", client=OWNER[0]) == 1
+        assert failures(db, login="coop-a", client=ATTACKER[0]) == MAX_FAILURES - 1
+        # the attacker's count was not reset: one more failure locks
+        assert post_login(attacker, "coop-a", password="wrong-password").status_code == 401
+        assert post_login(attacker, "coop-a").status_code == 429
+
+
+def test_the_lock_says_when_to_retry_in_kst(client: TestClient, world: World) -> None:
+    for _ in range(MAX_FAILURES):
+        post_login(client, "coop-a", password="wrong-password")
+    before = datetime.now(KST)
+    r = post_login(client, "coop-a")
+    assert r.status_code == 429
+    # the lock ends LOCKOUT after the last failure: a moment ago
+    assert LOCKOUT - timedelta(minutes=1) < timedelta(seconds=int(r.headers["Retry-After"])) <= LOCKOUT
+    shown = {(before + LOCKOUT - timedelta(minutes=m)).strftime("%H:%M") for m in (0, 1)}
+    assert any(f"{hhmm} 이후에 다시 시도하세요" in r.text for hhmm in shown)
 
 
 # --- the session cookie -----------------------------------------------------------------------
