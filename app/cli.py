@@ -19,6 +19,7 @@ from app.config import Settings, get_settings
 from app.input_guard import parse_iso_date
 from app.models import User
 from app.models.user import ROLES
+from app.services import audit
 
 cli = typer.Typer(help="마을길잡이 — 관리 명령", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="데이터베이스", no_args_is_help=True)
@@ -204,6 +205,14 @@ def user_add(
             user = save_user(session=session, values=values)
         except FormError as exc:
             _fail("; ".join(f"{field}: {msg}" for field, msg in exc.errors.items()))
+        audit.record(
+            session=session,
+            actor=None,
+            action="create",
+            kind="users",
+            obj=user,
+            after=audit.snapshot(session, "users", user),
+        )
         typer.echo(f"created user {user.login} ({role}{', ' + org if org else ''})")
 
 
@@ -213,7 +222,17 @@ def user_deactivate(login: str) -> None:
     from app.services.orgs import set_user_active
 
     with _unit_of_work() as session:
-        set_user_active(session=session, user=_find_user(session, login), active=False)
+        user = _find_user(session, login)
+        if user.is_active:
+            set_user_active(session=session, user=user, active=False)
+            audit.record(
+                session=session,
+                actor=None,
+                action="deactivate",
+                kind="users",
+                obj=user,
+                extra={"is_active": [True, False]},
+            )
     typer.echo(f"deactivated {login}")
 
 
@@ -223,7 +242,16 @@ def token_create(login: str) -> None:
     from app.services.auth import create_token
 
     with _unit_of_work() as session:
-        new = create_token(session=session, user=_find_user(session, login))
+        user = _find_user(session, login)
+        new = create_token(session=session, user=user)
+        audit.record(
+            session=session,
+            actor=None,
+            action="token_create",
+            kind="users",
+            obj=user,
+            extra={"token": [None, new.token[:12]]},
+        )
     typer.echo(new.token)
 
 
@@ -233,7 +261,17 @@ def token_revoke(login: str) -> None:
     from app.services.auth import revoke_tokens
 
     with _unit_of_work() as session:
-        count = revoke_tokens(session=session, user=_find_user(session, login))
+        user = _find_user(session, login)
+        count = revoke_tokens(session=session, user=user)
+        if count:
+            audit.record(
+                session=session,
+                actor=None,
+                action="token_revoke",
+                kind="users",
+                obj=user,
+                extra={"token": [f"{count}개", None]},
+            )
     typer.echo(f"revoked {count} token(s) of {login}")
 
 

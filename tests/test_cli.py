@@ -483,3 +483,22 @@ def test_notify_digest_with_the_demo_data_against_a_real_smtp_server(
             select(Notification).where(Notification.user_id == manbu_user.id, Notification.emailed_at == None)  # noqa: E711
         ).all()
         assert pending == []
+
+
+def test_commands_that_change_users_and_tokens_are_in_the_audit_log(seeded: Engine) -> None:
+    from app.models.audit import AuditEntry
+
+    assert invoke("token", "create", "center-a").exit_code == 0
+    assert invoke("token", "revoke", "center-a").exit_code == 0
+    assert invoke("user", "deactivate", "center-a").exit_code == 0
+    r = invoke("user", "add", "cli-admin", "--role", "admin", "--password-stdin", input="a-long-password-1\n")
+    assert r.exit_code == 0, r.output
+    with Session(seeded) as session:
+        logged = session.exec(select(AuditEntry).order_by(AuditEntry.id)).all()  # type: ignore[arg-type]
+    assert [(e.action, e.target, e.actor, e.actor_id) for e in logged] == [
+        ("token_create", "center-a", "maeul 명령", None),
+        ("token_revoke", "center-a", "maeul 명령", None),
+        ("deactivate", "center-a", "maeul 명령", None),
+        ("create", "cli-admin", "maeul 명령", None),
+    ]
+    assert "a-long-password-1" not in str([e.changes for e in logged])

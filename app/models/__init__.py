@@ -1,5 +1,6 @@
 """Tables, one module each. Importing this package registers them all on SQLModel.metadata."""
 
+from app.models.audit import AuditEntry
 from app.models.consultation import CenterTarget, Consultation
 from app.models.decision import Decision
 from app.models.notify import DigestLog, Notification, NotificationPreference
@@ -10,6 +11,7 @@ from app.models.user import ApiToken, LoginFailure, User
 
 __all__ = [
     "ActivityWeek",
+    "AuditEntry",
     "ApiToken",
     "AppMeta",
     "CenterMunicipality",

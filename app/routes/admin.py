@@ -6,14 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.deps import AdminUser, FormDep, PathId, SessionDep, html_router, parse_id
 from app.models import Cooperative, Municipality, SupportCenter, User
+from app.models.audit import AUDIT_ACTIONS, AUDIT_KINDS
 from app.models.user import ROLE_LABELS, ROLES
-from app.services import orgs
+from app.services import audit, orgs
+from app.services.principal import Principal
 from app.templating import redirect, render
 
 router = html_router(prefix="/admin", tags=["admin"])
@@ -140,6 +142,24 @@ def _values_of(kind: str, obj: Any, session: Session) -> dict[str, Any]:
     return values
 
 
+def _save_audited(form: FormData, session: Session, kind: str, obj: Any | None, admin: Principal) -> Any:
+    """Save, and append what changed to the audit log (in the same transaction)."""
+    before = audit.snapshot(session, kind, obj) if obj is not None else {}
+    saved = _save(form, session, kind, obj)
+    password = kind == "users" and obj is not None and bool(form.get("password"))
+    audit.record(
+        session=session,
+        actor=admin,
+        action="update" if obj is not None else "create",
+        kind=kind,
+        obj=saved,
+        before=before,
+        after=audit.snapshot(session, kind, saved),
+        extra={"password": [None, audit.PASSWORD_CHANGED]} if password else None,
+    )
+    return saved
+
+
 def _save(form: FormData, session: Session, kind: str, obj: Any | None) -> Any:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     if kind == "municipalities":
@@ -157,6 +177,34 @@ def _check_kind(kind: str) -> str:
     if kind not in KIND_LABELS:
         raise HTTPException(status_code=404, detail="알 수 없는 관리 항목입니다.")
     return kind
+
+
+@router.get("/audit", name="admin:audit")
+def audit_log(request: Request, session: SessionDep, admin: AdminUser) -> Response:
+    """Every change made by an admin or the `maeul` command, newest first, filtered and paged."""
+    filters = audit.parse_filters(request.query_params)
+    return render(
+        request,
+        "pages/admin_audit.html",
+        {
+            "view": audit.load_page(session=session, filters=filters),
+            "f": filters,
+            "kinds": AUDIT_KINDS,
+            "actions": AUDIT_ACTIONS,
+            "describe": audit.describe,
+        },
+        blocks=["audit_table"],
+    )
+
+
+@router.get("/audit.csv", name="admin:audit_csv")
+def audit_csv(request: Request, session: SessionDep, admin: AdminUser) -> Response:
+    filters = audit.parse_filters(request.query_params)
+    return StreamingResponse(
+        audit.entries_csv(session=session, filters=filters),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+    )
 
 
 @router.get("", name="admin:index")
@@ -214,7 +262,7 @@ def _resubmitted(form: FormData) -> dict[str, Any]:
 def create(request: Request, session: SessionDep, admin: AdminUser, form: FormDep, kind: str) -> Response:
     _check_kind(kind)
     try:
-        _save(form, session, kind, None)
+        _save_audited(form, session, kind, None, admin)
     except orgs.FormError as exc:
         return _form_page(request, session, kind, None, _resubmitted(form), exc.errors, status_code=422)
     return redirect(request, str(request.app.url_path_for("admin:index")) + f"#{kind}")
@@ -232,7 +280,7 @@ def update(
 ) -> Response:
     obj = _load(session, _check_kind(kind), obj_id)
     try:
-        _save(form, session, kind, obj)
+        _save_audited(form, session, kind, obj, admin)
     except orgs.FormError as exc:
         return _form_page(request, session, kind, obj, _resubmitted(form), exc.errors, status_code=422)
     return redirect(request, str(request.app.url_path_for("admin:index")) + f"#{kind}")
@@ -246,5 +294,14 @@ def set_active(
     active = form.get("active") == "1"
     if not active and user.id == admin.id:
         raise HTTPException(status_code=400, detail="자기 자신의 계정은 비활성화할 수 없습니다.")
-    orgs.set_user_active(session=session, user=user, active=active)
+    if user.is_active != active:
+        orgs.set_user_active(session=session, user=user, active=active)
+        audit.record(
+            session=session,
+            actor=admin,
+            action="activate" if active else "deactivate",
+            kind="users",
+            obj=user,
+            extra={"is_active": [not active, active]},
+        )
     return redirect(request, str(request.app.url_path_for("admin:index")) + "#users")

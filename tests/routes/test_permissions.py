@@ -59,6 +59,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         params=lambda w: {"kind": "municipalities", "obj_id": w.muni_a.id},
         data=lambda w, who: {"name": ""},
     ),
+    ("admin:audit", "GET"): Case(ADMIN_ONLY),
+    ("admin:audit_csv", "GET"): Case(ADMIN_ONLY),
     ("admin:set_active", "POST"): Case(
         admin_only(303),
         params=lambda w: {"obj_id": w.users["coop_b"].id},
