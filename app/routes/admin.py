@@ -11,6 +11,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.deps import AdminUser, FormDep, PathId, SessionDep, html_router, parse_id
+from app.korean import eul_reul
 from app.models import Cooperative, Municipality, SupportCenter, User
 from app.models.audit import AUDIT_ACTIONS, AUDIT_KINDS
 from app.models.user import ROLE_LABELS, ROLES
@@ -126,7 +127,7 @@ def _fields(kind: str, session: Session, editing: bool) -> list[FormField]:
 def _load(session: Session, kind: str, obj_id: int) -> Any:
     obj = session.get(MODELS[kind], obj_id)
     if obj is None:
-        raise HTTPException(status_code=404, detail=f"{KIND_LABELS[kind]}을(를) 찾을 수 없습니다.")
+        raise HTTPException(status_code=404, detail=f"{eul_reul(KIND_LABELS[kind])} 찾을 수 없습니다.")
     return obj
 
 
@@ -208,7 +209,7 @@ def audit_csv(request: Request, session: SessionDep, admin: AdminUser) -> Respon
 
 
 @router.get("", name="admin:index")
-def index(request: Request, session: SessionDep, admin: AdminUser) -> Response:
+def index(request: Request, session: SessionDep, admin: AdminUser, saved: str = "") -> Response:
     return render(
         request,
         "pages/admin.html",
@@ -218,6 +219,8 @@ def index(request: Request, session: SessionDep, admin: AdminUser) -> Response:
             "cooperatives": orgs.all_cooperatives(session=session),
             "users": orgs.all_users(session=session),
             "role_labels": ROLE_LABELS,
+            # After a save: say so (the form's page is gone; the list shows the result).
+            "saved": f"{eul_reul(KIND_LABELS[saved])} 저장했습니다." if saved in KIND_LABELS else "",
         },
     )
 
@@ -265,7 +268,7 @@ def create(request: Request, session: SessionDep, admin: AdminUser, form: FormDe
         _save_audited(form, session, kind, None, admin)
     except orgs.FormError as exc:
         return _form_page(request, session, kind, None, _resubmitted(form), exc.errors, status_code=422)
-    return redirect(request, str(request.app.url_path_for("admin:index")) + f"#{kind}")
+    return redirect(request, str(request.app.url_path_for("admin:index")) + f"?saved={kind}#{kind}")
 
 
 @router.get("/{kind}/{obj_id}/edit", name="admin:edit")
@@ -283,7 +286,7 @@ def update(
         _save_audited(form, session, kind, obj, admin)
     except orgs.FormError as exc:
         return _form_page(request, session, kind, obj, _resubmitted(form), exc.errors, status_code=422)
-    return redirect(request, str(request.app.url_path_for("admin:index")) + f"#{kind}")
+    return redirect(request, str(request.app.url_path_for("admin:index")) + f"?saved={kind}#{kind}")
 
 
 @router.post("/users/{obj_id}/active", name="admin:set_active")
@@ -304,4 +307,4 @@ def set_active(
             obj=user,
             extra={"is_active": [not active, active]},
         )
-    return redirect(request, str(request.app.url_path_for("admin:index")) + "#users")
+    return redirect(request, str(request.app.url_path_for("admin:index")) + "?saved=users#users")

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.input_guard import parse_iso_date
+from app.korean import eul_reul
 from app.models import CenterMunicipality, Cooperative, Municipality, SupportCenter, User
 from app.models.user import ROLE_LABELS, ROLES
 from app.services.auth import MIN_PASSWORD_LENGTH, PasswordTooShortError, hash_password
@@ -339,11 +340,13 @@ def save_user(
         kind, sep, raw_id = values.get("org_id", "").strip().rpartition(":")
         if sep and kind != role:
             # Ids of different kinds overlap: "center:1" must never become cooperative 1.
-            errors["org_id"] = f"{ROLE_LABELS[role]} 역할에는 소속 {ORG_KIND_LABEL[role]}을(를) 선택하세요."
+            errors["org_id"] = (
+                f"{ROLE_LABELS[role]} 역할에는 소속 {eul_reul(ORG_KIND_LABEL[role])} 선택하세요."
+            )
         else:
             org_id = _parse_id(raw_id, "org_id", errors, ORG_MODEL[role], session)
         if org_id is None and "org_id" not in errors:
-            errors["org_id"] = f"소속 {ORG_KIND_LABEL[role]}을(를) 선택하세요."
+            errors["org_id"] = f"소속 {eul_reul(ORG_KIND_LABEL[role])} 선택하세요."
     elif role == "admin" and values.get("org_id", "").strip():
         errors["org_id"] = "운영 관리자는 소속 기관이 없습니다. '없음'을 고르세요."
     email = user.email if user is not None else ""

@@ -153,7 +153,7 @@ def test_admin_creates_organizations_and_users(client: TestClient, db: Session, 
             client, "/admin/municipalities", token, {"name": name, "sido": "부산광역시", "sigungu": sigungu}
         )
         assert r.status_code == 303, r.text
-        assert r.headers["location"] == "/admin#municipalities"
+        assert r.headers["location"] == "/admin?saved=municipalities#municipalities"
     munis = {m.name: m for m in db.exec(select(Municipality).where(Municipality.sido == "부산광역시")).all()}
     assert munis["부산광역시 중구"].sigungu == "중구"
 
@@ -210,7 +210,7 @@ def test_admin_creates_organizations_and_users(client: TestClient, db: Session, 
         data["password"] = NEW_PASSWORD
         r = post(client, "/admin/users", token, data)
         assert r.status_code == 303, r.text
-        assert r.headers["location"] == "/admin#users"
+        assert r.headers["location"] == "/admin?saved=users#users"
         user = db.exec(select(User).where(User.login == login_name)).one()
         assert user.role == role
         assert user.password_hash.startswith("$argon2")
@@ -480,7 +480,7 @@ def test_deactivated_user_cannot_log_in(client: TestClient, db: Session, world: 
     token = login(client, "admin")
     r = post(client, f"/admin/users/{user.id}/active", token, {"active": "0"})
     assert r.status_code == 303
-    assert r.headers["location"] == "/admin#users"
+    assert r.headers["location"] == "/admin?saved=users#users"
     assert db.exec(select(User.is_active).where(User.id == user.id)).one() is False
     assert not can_log_in(client.app, "coop-b")
     assert "비활성" in client.get("/admin").text

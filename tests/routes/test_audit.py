@@ -149,3 +149,32 @@ def test_the_command_line_is_recorded_too(db: Session, world: World) -> None:
     )
     [entry] = entries(db)
     assert entry.actor == "maeul 명령" and entry.actor_id is None and entry.target == "coop-b"
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("조합", "조합을"),
+        ("지원센터", "지원센터를"),
+        ("마을조합", "마을조합을"),
+        ("사용자", "사용자를"),
+        ("API", "API를"),
+    ],
+)
+def test_object_particles_follow_the_word(word: str, expected: str) -> None:
+    from app.korean import eul_reul
+
+    assert eul_reul(word) == expected
+
+
+def test_saving_says_so(client: TestClient, world: World) -> None:
+    token = login(client, "admin")
+    r = post(
+        client,
+        f"/admin/centers/{world.center_a.id}",
+        token,
+        {"name": "서울 센터", "municipality_ids": [str(world.muni_a.id)]},
+    )
+    assert r.headers["location"] == "/admin?saved=centers#centers"
+    assert "도시재생지원센터를 저장했습니다." in client.get(r.headers["location"]).text
+    assert "을(를)" not in client.get("/admin/centers/99999/edit").text
