@@ -102,6 +102,38 @@ def db_refresh_summaries() -> None:
     typer.echo(f"refreshed {count} track summaries (content version {catalog.version})")
 
 
+@cli.command("backup")
+def backup_cmd(file: Annotated[Path, typer.Argument(help="The archive to write (a new .zip file)")]) -> None:
+    """Write one archive: every table's rows, the evidence files, content and schema versions."""
+    from app.db import make_engine
+    from app.services.backup import BackupError, backup
+
+    settings = _settings()
+    try:
+        m = backup(engine=make_engine(settings.database_url), upload_dir=settings.upload_dir, target=file)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"backup written to {file}: {sum(m.rows.values()):,} rows, {m.files} files, schema {m.revision}"
+    )
+
+
+@cli.command("restore")
+def restore_cmd(file: Annotated[Path, typer.Argument(help="An archive written by `maeul backup`")]) -> None:
+    """Load an archive into an empty database at the same schema revision (SQLite or PostgreSQL)."""
+    from app.db import make_engine
+    from app.services.backup import BackupError, restore
+
+    settings = _settings()
+    try:
+        m = restore(engine=make_engine(settings.database_url), upload_dir=settings.upload_dir, source=file)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"restored {sum(m.rows.values()):,} rows and {m.files} files from {file} (schema {m.revision})"
+    )
+
+
 @content_cli.command("check")
 def content_check(directory: Annotated[Path, typer.Argument()] = Path("content")) -> None:
     """Validate a content folder: one line per problem, exit 1 when there is any."""

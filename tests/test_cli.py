@@ -502,3 +502,14 @@ def test_commands_that_change_users_and_tokens_are_in_the_audit_log(seeded: Engi
         ("create", "cli-admin", "maeul 명령", None),
     ]
     assert "a-long-password-1" not in str([e.changes for e in logged])
+
+
+def test_backup_and_restore_commands(seeded: Engine, tmp_path: Path) -> None:
+    archive = tmp_path / "maeul.zip"
+    r = invoke("backup", str(archive))
+    assert r.exit_code == 0, r.output
+    assert archive.is_file() and "backup written" in r.output
+    again = invoke("backup", str(archive))
+    assert again.exit_code == 1 and "already exists" in again.output
+    into_full = invoke("restore", str(archive))  # the same, non-empty database
+    assert into_full.exit_code == 1 and "not empty" in into_full.output
