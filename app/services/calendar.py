@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from icalendar import Calendar, Event
 from sqlalchemy import update
@@ -95,7 +94,7 @@ def build_ics(
                 stamp=stamp,
             )
         )
-    for f in _follow_ups(tasks.follow_ups):
+    for f in tasks.follow_ups:  # follow_ups_due lists only consultations with a follow-up date
         url = follow_up_url(f.cooperative_id, f.consultation_id)
         cal.add_component(
             _event(
@@ -108,10 +107,6 @@ def build_ics(
             )
         )
     return cal.to_ical()
-
-
-def _follow_ups(items: Iterable[Any]) -> list[Any]:
-    return [f for f in items if f.follow_up_on is not None]
 
 
 def _event(*, uid: str, day: date, summary: str, description: str, url: str, stamp: datetime) -> Event:

@@ -341,52 +341,46 @@ def needs_refresh(*, session: Session, catalog: Catalog) -> bool:
     return bool(missing)
 
 
-def overdue_count(today: date) -> Any:
-    """Overdue items of the row's track, from the stored copy when it is of today, else counted."""
-    return _due_count(col(TrackSummary.overdue), col(TrackDueItem.due_date) < today, today)
-
-
-def due_soon_count(today: date) -> Any:
-    soon = today + timedelta(days=DUE_SOON_DAYS)
-    return _due_count(
-        col(TrackSummary.due_soon),
-        and_(col(TrackDueItem.due_date) >= today, col(TrackDueItem.due_date) <= soon),
-        today,
-    )
-
-
-def _due_count(stored: Any, condition: Any, today: date) -> Any:
-    counted = (
+def _counted(condition: Any) -> Any:
+    """The row's track's open dated items meeting ``condition``, counted from track_due_item."""
+    return (
         select(func.count())
         .select_from(TrackDueItem)
         .where(col(TrackDueItem.track_id) == col(TrackSummary.track_id), condition)
         .correlate(TrackSummary)
         .scalar_subquery()
     )
-    return case((col(TrackSummary.due_as_of) == today, stored), else_=counted)
+
+
+def _overdue(today: date) -> Any:
+    return col(TrackDueItem.due_date) < today
+
+
+def _due_soon(today: date) -> Any:
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    return and_(col(TrackDueItem.due_date) >= today, col(TrackDueItem.due_date) <= soon)
+
+
+def overdue_count(today: date) -> Any:
+    """Overdue items of the row's track, from the stored copy when it is of today, else counted."""
+    return case(
+        (col(TrackSummary.due_as_of) == today, col(TrackSummary.overdue)), else_=_counted(_overdue(today))
+    )
+
+
+def due_soon_count(today: date) -> Any:
+    return case(
+        (col(TrackSummary.due_as_of) == today, col(TrackSummary.due_soon)), else_=_counted(_due_soon(today))
+    )
 
 
 def refresh_due_counts(*, session: Session, today: date) -> int:
     """Bring every stored overdue / due-soon count to ``today``: one UPDATE, idempotent, so the
     workers that run it at midnight (and at start) never conflict. Returns the rows it changed."""
-    soon = today + timedelta(days=DUE_SOON_DAYS)
-
-    def count(condition: Any) -> Any:
-        return (
-            select(func.count())
-            .select_from(TrackDueItem)
-            .where(col(TrackDueItem.track_id) == col(TrackSummary.track_id), condition)
-            .scalar_subquery()
-        )
-
     result = session.execute(
         update(TrackSummary)
         .where(or_(col(TrackSummary.due_as_of).is_(None), col(TrackSummary.due_as_of) != today))
-        .values(
-            overdue=count(col(TrackDueItem.due_date) < today),
-            due_soon=count(and_(col(TrackDueItem.due_date) >= today, col(TrackDueItem.due_date) <= soon)),
-            due_as_of=today,
-        )
+        .values(overdue=_counted(_overdue(today)), due_soon=_counted(_due_soon(today)), due_as_of=today)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
