@@ -44,3 +44,33 @@ def test_audit_log_page(browser, live_server, shot) -> None:
     page.goto(base + "/admin/audit")
     assert _violations(page) == []
     context.close()
+
+
+def test_admin_actions_on_screen_on_a_phone(browser, live_server, shot) -> None:
+    """At 360 px every row's 수정 (and 비활성화) sits inside the viewport without scrolling sideways."""
+    context = browser.new_context(viewport=VIEWPORTS["mobile"], locale="ko-KR")
+    page = context.new_page()
+    errors = console_errors(page)
+    login(page, live_server.url, "admin")
+    page.goto(live_server.url + "/admin")
+    assert no_horizontal_overflow(page)
+    actions = page.locator(".admin-table .actions a, .admin-table .actions button")
+    assert actions.count() > 20
+    width = VIEWPORTS["mobile"]["width"]
+    off_screen = [
+        actions.nth(i).inner_text()
+        for i in range(actions.count())
+        if (box := actions.nth(i).bounding_box()) is None or box["x"] < 0 or box["x"] + box["width"] > width
+    ]
+    assert off_screen == []
+    # A row reads as a card: its labels come with it.
+    label = page.locator("#users tbody tr td[data-label='역할']").first.evaluate(
+        "td => getComputedStyle(td, '::before').content"
+    )
+    assert "역할" in label
+    shot(page, "admin-mobile")
+    page.set_viewport_size(VIEWPORTS["desktop"])
+    page.reload()
+    shot(page, "admin-desktop")
+    assert errors == [], errors
+    context.close()
