@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -28,12 +29,14 @@ user_cli = typer.Typer(help="사용자", no_args_is_help=True)
 token_cli = typer.Typer(help="API 토큰", no_args_is_help=True)
 demo_cli = typer.Typer(help="데모 데이터", no_args_is_help=True)
 notify_cli = typer.Typer(help="알림: 기한 점검과 매일 요약 메일", no_args_is_help=True)
+storage_cli = typer.Typer(help="증빙 파일 저장소 (MAEUL_STORAGE)", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(content_cli, name="content")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(token_cli, name="token")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(notify_cli, name="notify")
+cli.add_typer(storage_cli, name="storage")
 
 
 def main() -> None:
@@ -107,10 +110,12 @@ def backup_cmd(file: Annotated[Path, typer.Argument(help="The archive to write (
     """Write one archive: every table's rows, the evidence files, content and schema versions."""
     from app.db import make_engine
     from app.services.backup import BackupError, backup
+    from app.storage import storage_for
 
     settings = _settings()
+    engine = make_engine(settings.database_url)
     try:
-        m = backup(engine=make_engine(settings.database_url), upload_dir=settings.upload_dir, target=file)
+        m = backup(engine=engine, storage=storage_for(settings, engine), target=file)
     except BackupError as exc:
         _fail(str(exc))
     typer.echo(
@@ -123,15 +128,54 @@ def restore_cmd(file: Annotated[Path, typer.Argument(help="An archive written by
     """Load an archive into an empty database at the same schema revision (SQLite or PostgreSQL)."""
     from app.db import make_engine
     from app.services.backup import BackupError, restore
+    from app.storage import storage_for
 
     settings = _settings()
+    engine = make_engine(settings.database_url)
     try:
-        m = restore(engine=make_engine(settings.database_url), upload_dir=settings.upload_dir, source=file)
+        m = restore(engine=engine, storage=storage_for(settings, engine), source=file)
     except BackupError as exc:
         _fail(str(exc))
     typer.echo(
         f"restored {sum(m.rows.values()):,} rows and {m.files} files from {file} (schema {m.revision})"
     )
+
+
+class StorageKind(StrEnum):
+    local = "local"
+    database = "database"
+
+
+@storage_cli.command("copy")
+def storage_copy(
+    to: Annotated[StorageKind, typer.Option("--to", help="The storage to copy into (from the other one)")],
+) -> None:
+    """Copy every evidence and decision file from the other storage into the one given, checking
+    size and SHA-256. Files already there are skipped (safe to run again); nothing is deleted."""
+    from app.db import make_engine
+    from app.storage import StorageError, copy_files, open_storage
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    source_kind = "local" if to is StorageKind.database else "database"
+    source = open_storage(source_kind, upload_dir=settings.upload_dir, engine=engine)
+    target = open_storage(to.value, upload_dir=settings.upload_dir, engine=engine)
+    try:
+        report = copy_files(engine=engine, source=source, target=target)
+    except StorageError as exc:
+        _fail(f"could not write to {target.label}: {exc.__cause__ or exc}")
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"copied {report.copied} files from {source.label} to {target.label}; "
+        f"{report.present} already there, {len(report.missing)} missing, {len(report.damaged)} damaged"
+    )
+    for name in report.missing:
+        typer.echo(f"missing from {source.label}: {name}", err=True)
+    for name in report.damaged:
+        typer.echo(f"size or SHA-256 differs from the recorded one (not copied): {name}", err=True)
+    if report.missing or report.damaged:
+        raise typer.Exit(1)
 
 
 @content_cli.command("check")

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     content_dir: Path = Path("content")
     upload_dir: Path = Path("var/uploads")
+    # Where uploaded files' bytes live: files under upload_dir, or rows in the database (for app
+    # hosts that keep no state; meant for PostgreSQL). `maeul storage copy` moves them over.
+    storage: Literal["local", "database"] = "local"
     max_upload_mb: int = 20
     # 현황판: a track with no activity for this many days (and not complete) is 정체.
     stalled_days: int = Field(default=30, ge=1, le=3650)

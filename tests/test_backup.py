@@ -25,10 +25,13 @@ from app.models.audit import AuditEntry
 from app.services import audit, consultations, decisions, evidence, readiness, tracking
 from app.services.auth import create_token
 from app.services.backup import BackupError, backup, restore
+from app.storage import DatabaseStorage, LocalStorage, Storage
 from tests.factories import make_world
 
+MINUTES = b"%PDF-1.4 minutes" + bytes(range(256)) * 2048  # 512 KiB: several database chunks
 
-def _seed(engine: Engine, catalog: Catalog, uploads: Path) -> None:
+
+def _seed(engine: Engine, catalog: Catalog, uploads: Path, storage: Storage | None = None) -> None:
     with transaction(engine) as s:
         world = make_world(s)
         coop, gov, center = (world.principal(s, k) for k in ("coop_a", "municipality", "center"))
@@ -46,7 +49,7 @@ def _seed(engine: Engine, catalog: Catalog, uploads: Path) -> None:
         )
         evidence.add_file(
             session=s, principal=coop, track=t, model=model, item_key="manual", filename="회의록.pdf",
-            stream=io.BytesIO(b"%PDF-1.4 minutes"), upload_dir=uploads, max_bytes=1_000_000,
+            stream=io.BytesIO(MINUTES), upload_dir=uploads, storage=storage, max_bytes=1_000_000,
         )  # fmt: skip
         tracking.update_item(
             session=s, principal=gov, track=t, model=model, item_key="management-method", version=0,
@@ -182,6 +185,59 @@ def test_refusals_are_clear_and_change_nothing(
         restore(engine=target, upload_dir=tmp_path / "up3", source=archive)
         with Session(target) as s:
             assert len(s.exec(select(Event)).all()) > 0
+    finally:
+        source.dispose()
+        target.dispose()
+
+
+def test_database_storage_travels_as_files_and_restores_into_either_storage(
+    fresh_database_url: Any, catalog: Catalog, tmp_path: Path
+) -> None:
+    """Files kept in PostgreSQL go into the archive as files/, not as rows, and come back into
+    whichever storage the target uses."""
+    urls = [_fresh(fresh_database_url, b) for b in ("postgresql", "sqlite", "sqlite")]
+    engines = [make_engine(u) for u in urls]
+    try:
+        source = DatabaseStorage(engines[0])
+        _seed(engines[0], catalog, tmp_path / "never-used", storage=source)
+        assert not (tmp_path / "never-used").exists()
+        archive = tmp_path / "b.zip"
+        m = backup(engine=engines[0], storage=source, target=archive)
+        with zipfile.ZipFile(archive) as z:
+            members = z.namelist()
+            (name,) = [n for n in members if n.startswith("files/")]
+            assert z.read(name) == MINUTES
+        assert not any("stored_file" in n for n in members) and "stored_file" not in m.rows
+
+        local = tmp_path / "restored"
+        restore(engine=engines[1], storage=LocalStorage(local), source=archive)
+        assert (local / Path(name).name).read_bytes() == MINUTES
+        into_database = DatabaseStorage(engines[2])
+        restore(engine=engines[2], storage=into_database, source=archive)
+        assert b"".join(into_database.read(Path(name).name)) == MINUTES
+        # A target whose file tables are not empty is refused like any other.
+        with pytest.raises(BackupError, match="not empty"):
+            restore(engine=engines[2], storage=into_database, source=archive)
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_a_restore_that_cannot_store_its_files_leaves_nothing(
+    fresh_database_url: Any, catalog: Catalog, tmp_path: Path
+) -> None:
+    src, dst = _fresh(fresh_database_url, "sqlite"), _fresh(fresh_database_url, "sqlite")
+    source, target = make_engine(src), make_engine(dst)
+    try:
+        _seed(source, catalog, tmp_path / "up")
+        archive = tmp_path / "b.zip"
+        backup(engine=source, upload_dir=tmp_path / "up", target=archive)
+        blocker = tmp_path / "blocker"
+        blocker.write_bytes(b"not a folder")
+        with pytest.raises(BackupError, match="could not store files/"):
+            restore(engine=target, upload_dir=blocker, source=archive)
+        with target.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM event")).scalar_one() == 0
     finally:
         source.dispose()
         target.dispose()

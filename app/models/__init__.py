@@ -5,6 +5,7 @@ from app.models.consultation import CenterTarget, Consultation
 from app.models.decision import Decision
 from app.models.notify import DigestLog, Notification, NotificationPreference
 from app.models.org import CenterMunicipality, Cooperative, Municipality, SupportCenter
+from app.models.storage import FileBlob, FileChunk
 from app.models.summary import ActivityWeek, AppMeta, TrackDueItem, TrackSummary
 from app.models.tracking import Comment, Event, Evidence, ItemState, Track
 from app.models.user import ApiToken, LoginFailure, User
@@ -23,6 +24,8 @@ __all__ = [
     "DigestLog",
     "Event",
     "Evidence",
+    "FileBlob",
+    "FileChunk",
     "ItemState",
     "LoginFailure",
     "Municipality",

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import HTTPException, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -34,6 +34,7 @@ from app.services.errors import ForbiddenError, FormError
 from app.services.evidence import store_upload
 from app.services.principal import Principal
 from app.services.tracking import today_kst
+from app.storage import StorageError, download, request_storage
 from app.templating import redirect, render
 
 router = html_router(tags=["readiness"])
@@ -104,14 +105,13 @@ def readiness_pdf_download(
 def evidence_bundle(
     request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     user: CurrentUser,
     catalog: CatalogDep,
     ctx: CurrentTrack,
 ) -> Response:
     report = _report(session, user, catalog, ctx)
     report_file = pdf.readiness_pdf(request, report)
-    files, rows = bundle.evidence_entries(report, settings.upload_dir)
+    files, rows = bundle.evidence_entries(report, storage=request_storage(request))
     manifest = bundle.manifest_csv(rows, bundle.uploader_names(session, report))
     entries = [
         bundle.Entry(f"위탁준비도-{report.number}.pdf", data=report_file),
@@ -168,7 +168,7 @@ def record_decision(
                 session=session,
                 filename=upload.filename,
                 stream=upload.file,
-                upload_dir=settings.upload_dir,
+                storage=request_storage(request),
                 max_bytes=settings.max_upload_bytes,
                 field="document",
             )
@@ -186,6 +186,8 @@ def record_decision(
         )
     except FormError as exc:
         return _page(request, report, user, values=values, errors=exc.errors, status_code=422)
+    except StorageError as exc:  # the server's fault; nothing was recorded
+        return _page(request, report, user, values=values, errors={"document": exc.message}, status_code=503)
     url = str(request.app.url_path_for("readiness:page", track_id=str(ctx.track.id)))
     return redirect(request, f"{url}#decision-saved")
 
@@ -204,21 +206,15 @@ def decision_pdf(session: SessionDep, user: CurrentUser, ctx: CurrentTrack, deci
 
 @router.get("/tracks/{track_id}/decisions/{decision_id}/document", name="readiness:decision_document")
 def decision_document(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, ctx: CurrentTrack, decision_id: PathId
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, decision_id: PathId
 ) -> Response:
     decision = decisions.get_decision(session=session, track=ctx.track, decision_id=decision_id)
-    path = settings.upload_dir / decision.document_stored_name
-    if not decision.document_stored_name or not path.is_file():
-        raise HTTPException(status_code=404, detail="결정 문서가 없습니다.")
-    return FileResponse(
-        path,
-        media_type=decision.document_content_type,
+    return download(
+        request_storage(request),
+        decision.document_stored_name,
         filename=decision.document_name,
-        content_disposition_type="attachment",
-        headers={
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-store",
-        },
+        content_type=decision.document_content_type,
+        missing="결정 문서가 없습니다.",
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi import Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from app.catalog.schema import LEAD_ROLES
@@ -30,7 +30,8 @@ from app.services import exports, tracking, verification
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
 from app.services.readiness import readiness_of_view
-from app.templating import is_htmx, redirect, render
+from app.storage import StorageError, download, request_storage
+from app.templating import is_htmx, redirect, render, with_query
 
 router = html_router(tags=["tracks"])
 
@@ -360,7 +361,7 @@ def add_evidence(
                 item_key=item_key,
                 filename=file.filename,
                 stream=file.file,
-                upload_dir=settings.upload_dir,
+                storage=request_storage(request),
                 max_bytes=settings.max_upload_bytes,
             )
         if url.strip():
@@ -375,7 +376,24 @@ def add_evidence(
             )
         raise FormError({"file": "올릴 파일을 고르거나 링크 주소를 입력하세요."})
 
-    return _item_action(request, session, user, ctx, item_key, add, open_details=True)
+    try:
+        return _item_action(request, session, user, ctx, item_key, add, open_details=True)
+    except StorageError as exc:
+        # The server's fault, not the file's: a 503. Nothing was stored (no row, no event, no
+        # bytes). htmx swaps no 5xx, so there the error page's message goes to the page's alert
+        # region (app.js); without script the page shows it in the item like its other errors.
+        if is_htmx(request):
+            raise HTTPException(status_code=503, detail=exc.message) from exc
+        return _after_item_change(
+            request,
+            session,
+            user,
+            ctx,
+            item_key,
+            status_code=503,
+            errors={"file": exc.message},
+            open_details=True,
+        )
 
 
 @router.post("/tracks/{track_id}/evidence/{evidence_id}/remove", name="tracks:remove_evidence")
@@ -398,24 +416,18 @@ def remove_evidence(
 
 @router.get("/tracks/{track_id}/evidence/{evidence_id}", name="tracks:download_evidence")
 def download_evidence(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: PathId
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, evidence_id: PathId
 ) -> Response:
     evidence = evidence_service.get_evidence(session=session, track=ctx.track, evidence_id=evidence_id)
     if evidence.kind != "file":
         raise HTTPException(status_code=404, detail="링크 증빙은 내려받을 파일이 없습니다.")
-    path = settings.upload_dir / evidence.stored_name
-    if not path.is_file():
-        raise HTTPException(status_code=404, detail="증빙 파일이 저장소에 없습니다. 관리자에게 문의하세요.")
-    # Always a download with our own content type: never rendered inline by the browser.
-    return FileResponse(
-        path,
-        media_type=evidence.content_type,
+    # Streams after the request's session is committed and closed.
+    return download(
+        request_storage(request),
+        evidence.stored_name,
         filename=evidence.title,
-        content_disposition_type="attachment",
-        headers={
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-store",
-        },
+        content_type=evidence.content_type,
+        missing="증빙 파일이 저장소에 없습니다. 관리자에게 문의하세요.",
     )
 
 

@@ -3,8 +3,9 @@ files, the content fingerprint and the schema revision — portable between SQLi
 
 The archive is a zip: `manifest.json`, `tables/<table>.jsonl` (one JSON object per row, values
 written by column type: times as ISO 8601 UTC, dates as ISO, bytes as base64) and
-`files/<stored name>` for each stored upload. It is read in one transaction, so it is one
-consistent moment. Restore loads it into an empty database migrated to the same revision, with
+`files/<stored name>` for each stored upload, read from whichever storage holds it (the
+database's own file tables are never dumped as rows, so an archive restores into either). It is
+read in one transaction, so it is one consistent moment. Restore loads it into an empty database migrated to the same revision, with
 the same ids (PostgreSQL's sequences are moved past them), and refuses anything else.
 On PostgreSQL, `pg_dump` is the native alternative (see the README).
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -26,12 +27,17 @@ from sqlalchemy import Connection, Date, DateTime, Engine, LargeBinary, Table, f
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table on the metadata
+from app.db import transaction
 from app.migrate import alembic_config
 from app.services.synthetic import bulk_insert
+from app.storage import LocalStorage, Storage, StorageError
 
 FORMAT = 1
+# Files stored in the database (MAEUL_STORAGE=database) travel as files/, not as rows.
+STORAGE_TABLES = frozenset({"stored_file", "stored_file_chunk"})
 # Tables a restore fills; Alembic's own bookkeeping is the target's.
-TABLES: list[Table] = list(SQLModel.metadata.sorted_tables)
+TABLES: list[Table] = [t for t in SQLModel.metadata.sorted_tables if t.name not in STORAGE_TABLES]
+FILE_CHUNK = 1 << 20
 FILE_COLUMNS = {"evidence": "stored_name", "decision": "document_stored_name"}
 
 
@@ -90,13 +96,24 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def backup(*, engine: Engine, upload_dir: Path, target: Path) -> Manifest:
-    """Write the archive to ``target`` (a new file; an existing one is refused)."""
+def _storage(storage: Storage | None, upload_dir: Path | None) -> Storage:
+    if storage is not None:
+        return storage
+    if upload_dir is None:
+        raise TypeError("give a storage or an upload_dir")
+    return LocalStorage(upload_dir)
+
+
+def backup(
+    *, engine: Engine, target: Path, storage: Storage | None = None, upload_dir: Path | None = None
+) -> Manifest:
+    """Write the archive to ``target`` (a new file; an existing one is refused). The files come
+    from ``storage`` (or the folder ``upload_dir``)."""
     if target.exists():
         raise BackupError(f"{target} already exists: choose a new file name")
     tmp = target.with_name(target.name + ".partial")
     try:
-        manifest = _write(engine, upload_dir, tmp)
+        manifest = _write(engine, _storage(storage, upload_dir), tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave half an archive behind
         raise
@@ -104,7 +121,7 @@ def backup(*, engine: Engine, upload_dir: Path, target: Path) -> Manifest:
     return manifest
 
 
-def _write(engine: Engine, upload_dir: Path, tmp: Path) -> Manifest:
+def _write(engine: Engine, storage: Storage, tmp: Path) -> Manifest:
     rows: dict[str, int] = {}
     files = 0
     with engine.connect() as conn, conn.begin():
@@ -127,11 +144,16 @@ def _write(engine: Engine, upload_dir: Path, tmp: Path) -> Manifest:
                         if column and row[column]:
                             stored.append(row[column])
                 rows[table.name] = count
-            for name in sorted(set(stored)):
-                path = upload_dir / name
-                if not path.is_file():
-                    raise BackupError(f"evidence file {name} is missing from {upload_dir}")
-                z.write(path, f"files/{name}")
+            names = sorted(set(stored))
+            present = storage.sizes(names)
+            for name in names:
+                if name not in present:
+                    raise BackupError(f"evidence file {name} is missing from {storage.label}")
+                # Files are immutable and never deleted, so reading them outside this
+                # transaction's snapshot still gives what the rows refer to.
+                with z.open(f"files/{name}", "w", force_zip64=True) as out:
+                    for chunk in storage.read(name):
+                        out.write(chunk)
                 files += 1
             manifest = Manifest(
                 FORMAT, revision, meta[0] if meta else None, datetime.now(UTC).isoformat(), rows, files
@@ -147,8 +169,12 @@ def _lines(z: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def restore(*, engine: Engine, upload_dir: Path, source: Path) -> Manifest:
-    """Load the archive into an empty database at the same schema revision, in one transaction."""
+def restore(
+    *, engine: Engine, source: Path, storage: Storage | None = None, upload_dir: Path | None = None
+) -> Manifest:
+    """Load the archive into an empty database at the same schema revision, in one transaction,
+    and its files into ``storage`` (or the folder ``upload_dir``); a failure leaves neither."""
+    storage = _storage(storage, upload_dir)
     if not source.is_file():
         raise BackupError(f"{source} does not exist")
     try:
@@ -171,14 +197,19 @@ def restore(*, engine: Engine, upload_dir: Path, source: Path) -> Manifest:
                 f"the backup's schema revision {manifest.revision} is newer than this version knows "
                 f"(newest {head}): restore it with the version that made it"
             )
-        with engine.begin() as conn:
+        with transaction(engine) as session:
+            conn = session.connection()
             current = _revision(conn)
             if current != manifest.revision:
                 raise BackupError(
                     f"the target database is at schema revision {current}, the backup at "
                     f"{manifest.revision}: run `maeul db upgrade {manifest.revision}` on an empty database first"
                 )
-            busy = [t.name for t in TABLES if conn.execute(select(func.count()).select_from(t)).scalar_one()]
+            busy = [
+                t.name
+                for t in SQLModel.metadata.sorted_tables
+                if conn.execute(select(func.count()).select_from(t)).scalar_one()
+            ]
             if busy:
                 raise BackupError(
                     f"the target database is not empty ({', '.join(busy[:5])}): restore into an empty one"
@@ -192,14 +223,24 @@ def restore(*, engine: Engine, upload_dir: Path, source: Path) -> Manifest:
                         batch = []
                 bulk_insert(conn, table, batch)
             _move_sequences(conn)
-            upload_dir.mkdir(parents=True, exist_ok=True)
             for name in z.namelist():
                 if name.startswith("files/") and not name.endswith("/"):
-                    dest = upload_dir / Path(name).name
-                    with z.open(name) as src, open(dest, "wb") as out:
-                        while chunk := src.read(1 << 20):
-                            out.write(chunk)
+                    with z.open(name) as src:
+                        try:
+                            storage.write(
+                                session=session,
+                                name=Path(name).name,
+                                chunks=_chunks(src),
+                            )
+                        except (StorageError, ValueError) as exc:
+                            cause = exc.__cause__ or exc
+                            raise BackupError(f"could not store {name} in {storage.label}: {cause}") from exc
     return manifest
+
+
+def _chunks(src: IO[bytes]) -> Iterator[bytes]:
+    while chunk := src.read(FILE_CHUNK):
+        yield chunk
 
 
 def _move_sequences(conn: Connection) -> None:

@@ -1,8 +1,8 @@
 """증빙 묶음: the readiness report, every current evidence file and a manifest, as one ZIP.
 
 Streamed: the archive is written to a sink that hands its bytes on chunk by chunk (ZIP data
-descriptors make a seekable file unnecessary), and files are read 1 MB at a time, so a bundle of
-any size never sits in memory.
+descriptors make a seekable file unnecessary), and files are read from the storage chunk by
+chunk, so a bundle of any size never sits in memory.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -24,8 +23,8 @@ from app.models import User
 from app.services.exports import BOM, KST, safe_cell
 from app.services.readiness import Report
 from app.services.tracking import ItemRow
+from app.storage import Storage
 
-CHUNK = 1024 * 1024
 STAGE_FOLDERS = {"prepare": "1_준비", "plan": "2_계획", "execute": "3_실행"}
 # Path separators, control characters and bidirectional overrides (which can disguise an
 # extension) never reach a name in the archive.
@@ -39,34 +38,38 @@ def safe_name(value: str, limit: int = 60) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """One file of the bundle: its place in the archive and where its bytes come from."""
+    """One file of the bundle: its place in the archive and where its bytes come from
+    (``data``, or a stored file read from ``storage`` as the archive is written)."""
 
     arcname: str
     data: bytes | None = None
-    path: Path | None = None
+    stored_name: str = ""
+    storage: Storage | None = None
 
 
-def evidence_entries(report: Report, upload_dir: Path) -> tuple[list[Entry], list[list[Any]]]:
+def evidence_entries(report: Report, *, storage: Storage) -> tuple[list[Entry], list[list[Any]]]:
     """The evidence files in a folder per stage and item, and the manifest rows describing them."""
     entries: list[Entry] = []
     manifest: list[list[Any]] = []
+    present = storage.sizes(
+        [e.stored_name for row in report.view.rows for e in row.evidence if e.kind == "file"]
+    )
     for number, row in enumerate(report.view.rows, start=1):
         files = [e for e in row.evidence if e.kind == "file"]
         if not files or row.item is None:
             continue
         folder = f"증빙/{STAGE_FOLDERS[row.stage]}/{number:02d}_{safe_name(row.item.text, 40)}"
         for ev in files:
-            path = upload_dir / ev.stored_name
-            if not path.is_file():
+            if ev.stored_name not in present:
                 continue  # listed as missing in the manifest rather than failing the bundle
             arcname = f"{folder}/{ev.id}_{safe_name(ev.title, 80)}"
-            entries.append(Entry(arcname, path=path))
-            manifest.append(_manifest_row(row, ev, arcname, path))
+            entries.append(Entry(arcname, stored_name=ev.stored_name, storage=storage))
+            manifest.append(_manifest_row(row, ev, arcname, storage))
     return entries, manifest
 
 
-def _manifest_row(row: ItemRow, ev: Any, arcname: str, path: Path) -> list[Any]:
-    digest = ev.sha256 or _sha256(path)  # files stored before hashes were recorded
+def _manifest_row(row: ItemRow, ev: Any, arcname: str, storage: Storage) -> list[Any]:
+    digest = ev.sha256 or _sha256(storage, ev.stored_name)  # files stored before hashes were recorded
     return [
         row.item.text if row.item else row.key,
         arcname,
@@ -77,11 +80,10 @@ def _manifest_row(row: ItemRow, ev: Any, arcname: str, path: Path) -> list[Any]:
     ]
 
 
-def _sha256(path: Path) -> str:
+def _sha256(storage: Storage, name: str) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
+    for chunk in storage.read(name):
+        h.update(chunk)
     return h.hexdigest()
 
 
@@ -124,15 +126,14 @@ def stream_zip(entries: Iterable[Entry], *, at: datetime) -> Iterator[bytes]:
         for entry in entries:
             info = zipfile.ZipInfo(entry.arcname, date_time=stamp)
             # PDFs, images and office files are compressed already: store them as they are.
-            info.compress_type = zipfile.ZIP_STORED if entry.path is not None else zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED if entry.storage is not None else zipfile.ZIP_DEFLATED
             with archive.open(info, mode="w", force_zip64=True) as dest:
                 if entry.data is not None:
                     dest.write(entry.data)
-                elif entry.path is not None:
-                    with entry.path.open("rb") as src:
-                        for chunk in iter(lambda: src.read(CHUNK), b""):
-                            dest.write(chunk)
-                            yield sink.take()
+                elif entry.storage is not None:
+                    for chunk in entry.storage.read(entry.stored_name):
+                        dest.write(chunk)
+                        yield sink.take()
             yield sink.take()
     yield sink.take()
 

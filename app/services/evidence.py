@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select, update
 
 from app.catalog.schema import BusinessModel
-from app.db import remember_written_file
 from app.models import Evidence, ItemState, Track
 from app.models.base import utcnow
 from app.services.errors import ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.tracking import _item_or_404, append_event, can_edit_item
 from app.services.verification import current_evidence_count
+from app.storage import LocalStorage, Storage
 
 CHUNK = 1024 * 1024
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and HWP 5 compound files
@@ -62,7 +62,7 @@ def _guard_edit(principal: Principal, model: BusinessModel, item_key: str) -> No
 @dataclass(frozen=True)
 class StoredFile:
     name: str  # the uploaded file's own name (for people; never used as a path)
-    stored_name: str  # random, under the upload folder
+    stored_name: str  # random; the name in the storage
     content_type: str
     size: int
     sha256: str
@@ -81,12 +81,14 @@ def store_upload(
     session: Session,
     filename: str,
     stream: BinaryIO,
-    upload_dir: Path,
     max_bytes: int,
+    storage: Storage | None = None,
+    upload_dir: Path | None = None,
     field: str = "file",
 ) -> StoredFile:
-    """Check type (extension and leading bytes) and size while copying and hashing; nothing is
-    kept on error, and the file goes again if the transaction rolls back."""
+    """Check type (extension and leading bytes) and size while copying into ``storage`` (or the
+    folder ``upload_dir``); nothing is kept on error, nor if the transaction rolls back.
+    Raises StorageError when the bytes cannot be stored (disk full, no permission)."""
     # Bidirectional controls go: "invoice\u202Efdp.exe" would show as "invoiceexe.pdf".
     name = strip_bidi(Path(filename or "").name).strip()
     if not name:
@@ -102,30 +104,29 @@ def store_upload(
     ):
         raise FormError({field: f"'{name}'의 내용이 확장자({Path(name).suffix})와 맞지 않습니다."})
 
-    upload_dir.mkdir(parents=True, exist_ok=True)
+    if storage is None:  # a folder given directly is local storage
+        if upload_dir is None:
+            raise TypeError("store_upload needs a storage or an upload_dir")
+        storage = LocalStorage(upload_dir)
     stored = secrets.token_hex(16)
-    target = upload_dir / stored
+    written = storage.write(
+        session=session, name=stored, chunks=_within_limit(head, stream, max_bytes, field)
+    )
+    return StoredFile(name[:200], stored, kind.content_type, written.size, written.sha256)
+
+
+def _within_limit(head: bytes, stream: BinaryIO, max_bytes: int, field: str) -> Iterator[bytes]:
+    """The upload, chunk by chunk, refused (FormError) as soon as it passes ``max_bytes``."""
     size = 0
-    digest = hashlib.sha256()
-    try:
-        with target.open("xb") as out:
-            chunk = head
-            while chunk:
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FormError(
-                        {
-                            field: f"파일이 너무 큽니다. 한 파일은 {max_bytes // (1024 * 1024)}MB 이하여야 합니다."
-                        }
-                    )
-                out.write(chunk)
-                digest.update(chunk)
-                chunk = stream.read(CHUNK)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    remember_written_file(session, target)  # removed again if the transaction rolls back
-    return StoredFile(name[:200], stored, kind.content_type, size, digest.hexdigest())
+    chunk = head
+    while chunk:
+        size += len(chunk)
+        if size > max_bytes:
+            raise FormError(
+                {field: f"파일이 너무 큽니다. 한 파일은 {max_bytes // (1024 * 1024)}MB 이하여야 합니다."}
+            )
+        yield chunk
+        chunk = stream.read(CHUNK)
 
 
 def add_file(
@@ -137,13 +138,19 @@ def add_file(
     item_key: str,
     filename: str,
     stream: BinaryIO,
-    upload_dir: Path,
     max_bytes: int,
+    storage: Storage | None = None,
+    upload_dir: Path | None = None,
     now: datetime | None = None,
 ) -> Evidence:
     _guard_edit(principal, model, item_key)
     f = store_upload(
-        session=session, filename=filename, stream=stream, upload_dir=upload_dir, max_bytes=max_bytes
+        session=session,
+        filename=filename,
+        stream=stream,
+        max_bytes=max_bytes,
+        storage=storage,
+        upload_dir=upload_dir,
     )
     return _record(
         session,

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import re
+import resource
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.config import Settings
-from app.models import Evidence, Track
+from app.models import Decision, Evidence, FileBlob, FileChunk, ItemState, Track
 from app.services import evidence as evidence_service
 from app.services.errors import ForbiddenError, FormError, NotFoundError
+from app.storage import CHUNKS, DatabaseStorage, LocalStorage, StorageError
 from tests.factories import World, login
 from tests.fixtures.tracking_helpers import (
     CENTER_ITEM,
@@ -490,3 +495,271 @@ def test_the_center_cannot_upload_to_a_coop_item(
     r = _upload(client, csrf, track, "회의록.pdf", PDF)
     assert r.status_code == 403
     assert uploaded_files(settings) == []
+
+
+# --- storage faults: the server's fault, a clear 503, and nothing left behind -------------------
+
+STORAGE_FAILED = "증빙 파일을 저장하지 못했습니다(저장 공간 부족/쓰기 권한 없음). 관리자에게 알려 주세요."
+BIG = PDF + b"\x00" * (600 * 1024)  # several chunks in either storage
+
+
+def _state(db: Session, track: Track) -> tuple[list[Any], int, int, int]:
+    """Everything an upload could leave: item states, evidence rows, events, stored-file rows."""
+    db.expire_all()
+    items = [
+        (s.item_key, s.status, s.version)
+        for s in db.exec(
+            select(ItemState).where(ItemState.track_id == track.id).order_by(col(ItemState.item_key))
+        )
+    ]
+    evidence_rows = len(db.exec(select(Evidence).where(Evidence.track_id == track.id)).all())
+    blobs = db.exec(select(func.count()).select_from(FileBlob)).one()
+    chunks = db.exec(select(func.count()).select_from(FileChunk)).one()
+    return items, evidence_rows + event_count(db, track), blobs, chunks
+
+
+class _FullDisk:
+    """A file that takes the first write, then the disk is full (ENOSPC), as on a real disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.raw = path.open("wb")
+        self.writes = 0
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.raw.close()
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = self.raw.write(data)
+        self.raw.flush()
+        return n
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    opened: list[Path] = []
+
+    def open_full(self: LocalStorage, path: Path) -> _FullDisk:
+        opened.append(path)
+        return _FullDisk(path)
+
+    monkeypatch.setattr(LocalStorage, "_open", open_full)
+    return opened
+
+
+@pytest.fixture
+def failing_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database refuses the second chunk of a file (a real error inside the savepoint)."""
+    real = DatabaseStorage._insert_chunk
+
+    def insert_chunk(self: DatabaseStorage, session: Session, name: str, seq: int, data: bytes) -> None:
+        real(self, session, name, 0 if seq == 1 else seq, data)  # a duplicate key on the second
+
+    monkeypatch.setattr(DatabaseStorage, "_insert_chunk", insert_chunk)
+
+
+def test_an_upload_folder_that_is_a_file_is_a_storage_error(
+    db: Session, world: World, track: Track, model: BusinessModel, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "uploads"
+    blocker.write_bytes(b"not a folder")
+    before = _state(db, track)
+    with pytest.raises(StorageError) as exc:
+        add_file(db, world, track, model, COOP_ITEM, Settings(upload_dir=blocker), body=BIG)
+    assert exc.value.message == STORAGE_FAILED
+    assert blocker.read_bytes() == b"not a folder"
+    assert _state(db, track) == before
+
+
+def test_a_full_disk_mid_file_leaves_no_partial_file(
+    db: Session, world: World, track: Track, model: BusinessModel, settings: Settings, full_disk: list[Path]
+) -> None:
+    before = _state(db, track)
+    with pytest.raises(StorageError) as exc:
+        add_file(db, world, track, model, COOP_ITEM, settings, body=BIG)
+    assert isinstance(exc.value.__cause__, OSError) and exc.value.__cause__.errno == errno.ENOSPC
+    assert full_disk and not full_disk[0].exists()  # the partial file was there, and is gone
+    assert uploaded_files(settings) == []
+    assert _state(db, track) == before
+
+
+def test_a_host_file_size_limit_mid_file_leaves_no_partial_file(
+    db: Session, world: World, track: Track, model: BusinessModel, settings: Settings
+) -> None:
+    """A real EFBIG from the kernel: the process may write no file past 64 KiB."""
+    principal = world.principal(db, "coop_a")
+    before = _state(db, track)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(StorageError) as exc:
+            evidence_service.add_file(
+                session=db,
+                principal=principal,
+                track=track,
+                model=model,
+                item_key=COOP_ITEM,
+                filename="큰파일.pdf",
+                stream=io.BytesIO(BIG),
+                upload_dir=settings.upload_dir,
+                max_bytes=settings.max_upload_bytes,
+            )
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert isinstance(exc.value.__cause__, OSError) and exc.value.__cause__.errno == errno.EFBIG
+    assert uploaded_files(settings) == []
+    assert _state(db, track) == before
+
+
+def test_database_storage_keeps_the_bytes_in_chunks(
+    db: Session, world: World, track: Track, model: BusinessModel, engine: Engine, settings: Settings
+) -> None:
+    ev = evidence_service.add_file(
+        session=db,
+        principal=world.principal(db, "coop_a"),
+        track=track,
+        model=model,
+        item_key=COOP_ITEM,
+        filename="큰파일.pdf",
+        stream=io.BytesIO(BIG),
+        storage=DatabaseStorage(engine),
+        max_bytes=settings.max_upload_bytes,
+    )
+    blob = db.get(FileBlob, ev.stored_name)
+    assert blob is not None and (blob.size, blob.sha256) == (ev.size, ev.sha256) == (len(BIG), ev.sha256)
+    data = db.exec(select(CHUNKS.c.data).where(CHUNKS.c.name == ev.stored_name).order_by(CHUNKS.c.seq)).all()
+    assert [len(d) for d in data] == [256 * 1024, 256 * 1024, len(BIG) - 512 * 1024]
+    assert b"".join(bytes(d) for d in data) == BIG
+    assert uploaded_files(settings) == []
+
+
+def test_database_storage_failing_mid_file_leaves_no_rows(
+    db: Session, world: World, track: Track, model: BusinessModel, engine: Engine, failing_database: None
+) -> None:
+    before = _state(db, track)
+    with pytest.raises(StorageError):
+        evidence_service.add_file(
+            session=db,
+            principal=world.principal(db, "coop_a"),
+            track=track,
+            model=model,
+            item_key=COOP_ITEM,
+            filename="큰파일.pdf",
+            stream=io.BytesIO(BIG),
+            storage=DatabaseStorage(engine),
+            max_bytes=10 * 1024 * 1024,
+        )
+    assert _state(db, track) == before  # and the transaction is still usable
+
+
+def test_a_too_large_file_leaves_no_rows_in_database_storage(
+    db: Session, world: World, track: Track, model: BusinessModel, engine: Engine
+) -> None:
+    before = _state(db, track)
+    with pytest.raises(FormError):
+        evidence_service.add_file(
+            session=db,
+            principal=world.principal(db, "coop_a"),
+            track=track,
+            model=model,
+            item_key=COOP_ITEM,
+            filename="큰파일.pdf",
+            stream=io.BytesIO(BIG),
+            storage=DatabaseStorage(engine),
+            max_bytes=300 * 1024,
+        )
+    assert _state(db, track) == before
+
+
+def _fault_client(
+    settings: Settings, catalog: Catalog, engine: Engine, db: Session, **update: Any
+) -> TestClient:
+    return TestClient(app_for(settings.model_copy(update=update), catalog, engine, db))
+
+
+def test_an_unwritable_upload_folder_answers_503_in_the_item_and_changes_nothing(
+    settings: Settings,
+    catalog: Catalog,
+    engine: Engine,
+    db: Session,
+    world: World,
+    track: Track,
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"not a folder")
+    client = _fault_client(settings, catalog, engine, db, upload_dir=blocker)
+    csrf = login(client, "coop-a")
+    before = _state(db, track)
+    r = _upload(client, csrf, track, "회의록.pdf", BIG)
+    assert r.status_code == 503
+    assert STORAGE_FAILED in r.text
+    assert f'id="item-{COOP_ITEM}"' in r.text  # shown in the item, like its other errors
+    assert blocker.read_bytes() == b"not a folder"
+    assert _state(db, track) == before
+
+
+@pytest.mark.parametrize("storage", ["local", "database"])
+def test_a_storage_failure_mid_upload_through_htmx_answers_503_with_the_message(
+    settings: Settings,
+    catalog: Catalog,
+    engine: Engine,
+    db: Session,
+    world: World,
+    track: Track,
+    full_disk: list[Path],
+    failing_database: None,
+    storage: str,
+) -> None:
+    client = _fault_client(settings, catalog, engine, db, storage=storage)
+    csrf = login(client, "coop-a")
+    before = _state(db, track)
+    r = _upload(client, csrf, track, "회의록.pdf", BIG, **{"HX-Request": "true"})
+    assert r.status_code == 503
+    # htmx swaps no 5xx: app.js shows the error panel's message in the page's alert region.
+    assert "error-panel" in r.text and STORAGE_FAILED in r.text
+    assert uploaded_files(settings) == []
+    assert _state(db, track) == before
+
+
+def test_a_decision_document_that_cannot_be_stored_answers_503_and_records_nothing(
+    settings: Settings,
+    catalog: Catalog,
+    engine: Engine,
+    db: Session,
+    world: World,
+    track: Track,
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"not a folder")
+    client = _fault_client(settings, catalog, engine, db, upload_dir=blocker)
+    csrf = login(client, "gov-a")
+    before = _state(db, track)
+    r = client.post(
+        f"/tracks/{track.id}/decisions",
+        data={
+            "csrf_token": csrf,
+            "outcome": "approved",
+            "decided_on": "2026-11-20",
+            "document_number": "과-1",
+        },
+        files={"document": ("결정문.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 503
+    assert STORAGE_FAILED in r.text and 'id="e-document"' in r.text  # beside the file field
+    assert db.exec(select(Decision)).all() == []
+    assert _state(db, track) == before
