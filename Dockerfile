@@ -1,4 +1,6 @@
 # 마을길잡이 — production image. Build: docker build -t maeul .
+# One host: the SQLite default below, /data a volume. Several hosts: MAEUL_DATABASE_URL on
+# PostgreSQL and MAEUL_STORAGE=database, and the containers keep no state (see compose.yaml).
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MAEUL_ENV=production \
     MAEUL_CONTENT_DIR=/app/content \
     MAEUL_UPLOAD_DIR=/data/uploads \
-    MAEUL_DATABASE_URL=sqlite:////data/maeul.db
+    MAEUL_DATABASE_URL=sqlite:////data/maeul.db \
+    MAEUL_WORKERS=2
 
 WORKDIR /app
 
@@ -40,5 +43,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"
 
-# MAEUL_SECRET_KEY must be provided at run time; production refuses the default.
+# MAEUL_SECRET_KEY must be provided at run time; production refuses the default. Migrates at
+# start (hosts starting together take turns), then serves MAEUL_WORKERS uvicorn workers.
 CMD ["maeul", "serve", "--host", "0.0.0.0", "--port", "8000"]

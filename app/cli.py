@@ -61,9 +61,13 @@ def _settings() -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on", envvar="PORT")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes", envvar="MAEUL_WORKERS", min=1)] = 1,
 ) -> None:
-    """Apply migrations, check the content, then serve with uvicorn."""
+    """Apply migrations, check the content, then serve with uvicorn.
+
+    Several hosts may start at once against one PostgreSQL: they migrate one after another
+    (app.migrate takes a lock), and each serves once the schema is current.
+    """
     import uvicorn
 
     from app.migrate import upgrade
@@ -71,6 +75,9 @@ def serve(
     settings = _settings()
     _require_valid_content(settings.content_dir)
     upgrade(settings.database_url)
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        # Fine on this host (WAL, one writer at a time); a second host cannot share the file.
+        typer.echo("note: SQLite serves several workers on this one host only; several hosts need PostgreSQL")
     typer.echo(f"마을길잡이: http://{host}:{port}")
     # Forwarded client address and scheme are believed from MAEUL_TRUSTED_PROXIES only (the same
     # rule the login throttle applies); uvicorn's default would also trust 127.0.0.1.

@@ -45,13 +45,14 @@ def server_env(database_url: str, upload_dir: Path, **extra: str) -> dict[str, s
 
 class ServerProcess:
     """`maeul serve --workers N` on a free port; started by `with`, stopped (the whole process
-    group) on exit. Its output goes to `log_path`, which failures quote."""
+    group) on exit. Its output goes to `log_path`, which failures quote. ``workers=None`` leaves
+    the flag out, so MAEUL_WORKERS in `env` (or the default) applies."""
 
     def __init__(
         self,
         env: Mapping[str, str],
         *,
-        workers: int = 1,
+        workers: int | None = 1,
         log_path: Path,
         port: int | None = None,
         startup_timeout: float = 60.0,
@@ -66,7 +67,8 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         cmd = [str(MAEUL), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["--workers", str(self.workers)]
+        if self.workers is not None:  # None: the environment decides (MAEUL_WORKERS), as in the image
+            cmd += ["--workers", str(self.workers)]
         with self.log_path.open("ab") as log:
             # Own process group: stopping it also stops the uvicorn workers.
             self.proc = subprocess.Popen(  # noqa: S603 - our own command
