@@ -73,6 +73,7 @@ def serve(
     from app.migrate import upgrade
 
     settings = _settings()
+    _require_writable_database(settings.database_url)
     _require_valid_content(settings.content_dir)
     upgrade(settings.database_url)
     if workers > 1 and settings.database_url.startswith("sqlite"):
@@ -97,7 +98,9 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from app.migrate import upgrade
 
-    upgrade(_settings().database_url, revision)
+    url = _settings().database_url
+    _require_writable_database(url)
+    upgrade(url, revision)
     typer.echo(f"database upgraded to {revision}")
 
 
@@ -206,6 +209,16 @@ def content_schema(directory: Annotated[Path, typer.Argument()] = Path("content"
     """Regenerate the JSON Schemas editors use (schema.json, roles.schema.json)."""
     for path in write_schemas(directory):
         typer.echo(f"wrote {path}")
+
+
+def _require_writable_database(url: str) -> None:
+    """One line naming the read-only SQLite file, not SQLite's traceback from the first write."""
+    from app.db import DatabaseNotWritableError, require_writable_database
+
+    try:
+        require_writable_database(url)
+    except DatabaseNotWritableError as exc:
+        _fail(str(exc))
 
 
 def _require_valid_content(directory: Path) -> None:

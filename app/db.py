@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +26,51 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # Checked-out connections are pinged: after a database restart the first request finds the
+    # dead ones (and SQLAlchemy then discards the whole stale pool) instead of failing on them.
     kwargs.setdefault("pool_pre_ping", True)
     # No JIT: our statements are short, and on the 현황판 at 20,000 tracks PostgreSQL's JIT
     # compilation alone took ~15 ms of a 50 ms statement (its cost estimate counts the
     # never-run fallback count of each row).
-    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
+    # A bounded connect: an unreachable host answers 503 in seconds, not after the OS's
+    # TCP timeout (minutes) with every request thread stuck behind it. A URL's own wins.
+    connect_args: dict[str, Any] = {"options": "-c jit=off"}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    kwargs.setdefault("connect_args", connect_args)
     return create_engine(url, **kwargs)
+
+
+CONNECT_TIMEOUT = 3  # seconds; libpq's minimum is 2
+
+
+class DatabaseNotWritableError(Exception):
+    """The SQLite file (or the folder that holds it) cannot be written by this user."""
+
+
+def require_writable_database(url: str) -> None:
+    """Refuse to start on a SQLite database this process cannot write, with one clear sentence.
+
+    Otherwise the first migration or request fails deep inside SQLite ("attempt to write a
+    readonly database") as a traceback. The folder matters too: SQLite writes its -wal and
+    -shm files next to the database. PostgreSQL decides its own permissions (nothing to check).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database).resolve()
+    if path.exists() and not os.access(path, os.W_OK):
+        raise DatabaseNotWritableError(
+            f"SQLite database {path} is read-only for this user; the server must be able to write it"
+        )
+    folder = path.parent
+    while not folder.exists():  # created at start (make_engine): the nearest existing one decides
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseNotWritableError(
+            f"SQLite database {path}: folder {folder} is read-only for this user "
+            "(SQLite writes its -wal and -shm files next to the database)"
+        )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

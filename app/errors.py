@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -9,6 +10,8 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import SAFE_METHODS
@@ -18,6 +21,7 @@ from app.services.errors import ConflictError, ForbiddenError, FormError, NotFou
 from app.templating import redirect, render
 
 API_PREFIX = "/api/"
+log = logging.getLogger(__name__)
 
 TITLES = {
     400: "요청을 처리할 수 없습니다",
@@ -29,6 +33,7 @@ TITLES = {
     413: "파일이 너무 큽니다",
     422: "입력값을 확인하세요",
     429: "잠시 후 다시 시도하세요",
+    503: "잠시 서비스를 이용할 수 없습니다",
 }
 DEFAULT_MESSAGES = {
     404: "주소가 바뀌었거나, 볼 수 있는 권한이 없는 페이지입니다.",
@@ -140,6 +145,38 @@ async def service_error(request: Request, exc: Exception) -> Response:
     return _page(request, status, message)
 
 
+# Seconds a client should wait after a 503: a restarting database is usually back by then.
+RETRY_AFTER = "5"
+UNAVAILABLE = "데이터베이스가 응답하지 않습니다. 잠시 후 다시 시도하세요."
+# A commit cut off by the outage may or may not have landed: say so rather than "not saved".
+UNAVAILABLE_WRITE = " 방금 저장한 내용은 반영되었는지 다시 확인하세요."
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A database that cannot be reached (stopped, restarting, network gone), not a bug."""
+    if isinstance(exc, PoolTimeoutError):  # every pooled connection busy past pool_timeout
+        return True
+    if isinstance(exc, DBAPIError):
+        # OperationalError covers a refused connection, a server that shut down mid-session
+        # (psycopg's AdminShutdown), SQLite's busy timeout and the few failures a retry cures
+        # (deadlock, serialization failure); InterfaceError a closed connection.
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return False
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After while the database is away (the request's transaction is gone)."""
+    if not is_outage(exc):
+        raise exc  # a real error: ServerErrorMiddleware logs it and answers server_error's 500
+    reason = getattr(exc, "orig", None) or exc
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+    headers = {"Retry-After": RETRY_AFTER}
+    if _is_api(request):
+        return JSONResponse({"detail": UNAVAILABLE}, status_code=503, headers=headers)
+    message = UNAVAILABLE + ("" if request.method in SAFE_METHODS else UNAVAILABLE_WRITE)
+    return _page(request, 503, message, headers)
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     """Unexpected errors: Starlette sends this from outside every middleware, so the
     security headers are added here too."""
@@ -155,6 +192,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, server_error)
     app.add_exception_handler(LoginRequiredError, login_required)
+    for outage in (DBAPIError, PoolTimeoutError):
+        app.add_exception_handler(outage, database_unavailable)
     for error in (FormError, NotFoundError, ForbiddenError, ConflictError):
         app.add_exception_handler(error, service_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

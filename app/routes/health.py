@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.deps import CatalogDep
+from app.errors import RETRY_AFTER
 
 router = APIRouter(tags=["health"])
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
@@ -31,7 +32,10 @@ def healthz(request: Request, catalog: CatalogDep) -> JSONResponse:
     except SQLAlchemyError:
         database = "unreachable"
     ok = database == "ok"
+    # Answers within make_engine's connect timeout; recovers by itself once the database is back
+    # (the pool pings and replaces connections the outage killed).
     return JSONResponse(
         {"status": "ok" if ok else "error", "database": database, "models": len(catalog.models)},
         status_code=200 if ok else 503,
+        headers=None if ok else {"Retry-After": RETRY_AFTER},
     )

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -99,6 +99,13 @@ def append_event(
     Every change passes through here, so this is also where the track's stored summary is
     brought up to date, in the same transaction.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        # Changes to one track take turns from here to commit: otherwise two writers of different
+        # items each recompute the summary from a snapshot without the other's change, and the
+        # last to commit stores stale counts (the load-integrity test caught it). Taken before the
+        # insert, so event ids also follow commit order. NO KEY UPDATE: foreign-key checks on the
+        # track still pass. SQLite's writers already take turns (BEGIN IMMEDIATE).
+        session.execute(text("SELECT 1 FROM track WHERE id = :id FOR NO KEY UPDATE"), {"id": track.id})
     event = Event(
         at=now or utcnow(),
         actor_id=principal.id if principal else None,
