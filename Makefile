@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint typecheck pytest run-deps system-deps lock bench bench-large clean
+.PHONY: run test install lint typecheck pytest run-deps system-deps bench-deps lock bench bench-large clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,8 @@ run: install run-deps
 RUN_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 # poppler-utils: pdftoppm turns the readiness PDF into PNGs the browser tests look at.
 TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils
+# wrk: the benchmark's load generator for the throughput ratios (bench/served.py); `make test` needs none.
+BENCH_PACKAGES := $(RUN_PACKAGES) wrk
 define apt_ensure
 	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(1) 2>&1 | grep -v "install ok installed" | awk '{print $$NF}'); \
 	if [ -n "$$missing" ]; then \
@@ -41,6 +43,9 @@ run-deps:
 
 system-deps:
 	$(call apt_ensure,$(TEST_PACKAGES))
+
+bench-deps:
+	$(call apt_ensure,$(BENCH_PACKAGES))
 
 lint: install
 	$(BIN)/ruff check .
@@ -61,11 +66,11 @@ lock:
 	.lockenv/bin/pip freeze --exclude maeul | grep -v '^-e' > requirements.lock
 	rm -rf .lockenv
 
-bench: install
+bench: install bench-deps
 	$(BIN)/python -m bench.run
 
 # Also 10,000 cooperatives (about 8 minutes more); writes bench/results/large.md.
-bench-large: install
+bench-large: install bench-deps
 	$(BIN)/python -m bench.run --large
 
 clean:

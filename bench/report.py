@@ -24,6 +24,12 @@ from bench.scenarios import (
     BackendResult,
     Sizes,
 )
+from bench.served import (
+    MIX_P99_TARGET_MS,
+    MIX_SHARES,
+    RATIO_WARMUP,
+    MixResult,
+)
 
 TARGET_MS = 15.0
 PACKAGES = ("fastapi", "starlette", "sqlalchemy", "sqlmodel", "psycopg", "argon2-cffi", "jinja2")
@@ -241,6 +247,111 @@ def _readiness_rows(row: Any) -> None:
     )
 
 
+def _load(values: tuple[float, float, float]) -> str:
+    return "/".join(f"{x:.2f}" for x in values)
+
+
+def served_section(results: list[BackendResult], plan: list[Sizes]) -> list[str]:
+    """Throughput as a ratio of the floor, and the mixed load (bench/served.py)."""
+    measured = [r for r in results if r.served is not None]
+    if not measured:
+        return []
+    full = plan[0]
+    out = [
+        "## Against a real server: throughput as a ratio of the floor, and a mixed load",
+        "",
+        "`bench/served.py` (docstring). The server is `maeul serve` in a child process, as in production "
+        "(uvicorn with uvloop and httptools, access log on), on the seeded database. **Ratios**: one worker; "
+        f"wrk with one thread and one connection (`-t1 -c1`), i.e. one request after another over one "
+        f"keep-alive connection, {full.ratio_seconds:g} s per route after {RATIO_WARMUP:g} s of the same "
+        "requests; every answer is checked by `bench/wrk.lua` and only 2xx count (409s and other statuses are "
+        "reported, never taken as throughput). The floor is `GET /healthz` of the same server in the same run, "
+        "before and after the routes (ratio against their mean). The two status changes write for real each "
+        "time (todo → doing → done → todo, the version read from the previous answer: an event, the summary, "
+        "알림 for done). The client (wrk) runs on the same two CPUs as the server.",
+        "",
+    ]
+    for r in measured:
+        served = r.served
+        assert served is not None
+        if served.error and not served.ratios:
+            out += [f"- {r.label}: not measured ({served.error})", ""]
+            continue
+        if served.ratios:
+            rows = []
+            for t in served.ratios:
+                target = "—" if t.target is None else f"≥ {t.target:g}×"
+                met = "—" if t.met is None else ("met" if t.met else "**missed**")
+                answers = f"{t.ok:,} 2xx"
+                if t.conflicts or t.other_status or t.socket_errors:
+                    answers += (
+                        f", **{t.conflicts} 409, {t.other_status} other, {t.socket_errors} socket errors**"
+                    )
+                rows.append(
+                    [t.key, f"{t.rps:,.0f}", f"{t.ratio:.2f}×", target, met, f"{t.p50_ms:.2f}", answers]
+                )
+            out += [
+                f"**{r.label}** ({served.wrk}; load average {_load(served.load_before)} → "
+                f"{_load(served.load_after)}):",
+                "",
+                *_table(
+                    [
+                        "Route (one worker, one connection)",
+                        "req/s",
+                        "ratio",
+                        "target",
+                        "result",
+                        "p50 ms",
+                        "answers",
+                    ],
+                    rows,
+                ),
+                "",
+            ]
+        if served.mix is not None:
+            out += _mix_table(r.label, served.mix)
+    return out
+
+
+def _mix_table(label: str, mix: MixResult) -> list[str]:
+    shares = ", ".join(f"{int(w * 100)} % {k}" for k, w in MIX_SHARES)
+    per_kind = " · ".join(
+        f"{k} {mix.pct(50, k):.1f} / {mix.pct(95, k):.1f} / {mix.pct(99, k):.1f} (n={len(mix.latencies.get(k, [])):,})"
+        for k, _ in MIX_SHARES
+    )
+    rows = [
+        ["Requests per second (all answers)", f"{mix.rps:,.0f} ({mix.requests:,} in {mix.seconds:g} s)"],
+        ["Latency p50 / p95 / p99 (ms, 2xx)", f"{mix.pct(50):.1f} / {mix.pct(95):.1f} / {mix.pct(99):.1f}"],
+        ["  ↳ per kind p50 / p95 / p99 (ms)", per_kind],
+        ["Errors (connection, timeout, non-2xx other than 409)", f"{mix.errors:,}"],
+        ["Conflicts (409, stale version)", f"{mix.conflicts:,}"],
+        [
+            f"p99 < {MIX_P99_TARGET_MS:.0f} ms and 0 errors target",
+            "met" if mix.met else "**missed**",
+        ],
+        [
+            "CPU during the run: client / server (cores of 2)",
+            f"{mix.client_cpu:.2f} / {mix.server_cpu:.2f}",
+        ],
+        ["Load average at the end", _load(mix.load)],
+    ]
+    out = [
+        f"**Mixed load, {label}**: {mix.workers} workers (`maeul serve --workers {mix.workers}`), "
+        f"{mix.clients} asyncio clients (httpx2, closed loop, no think time), each its own cooperative "
+        f"user and track plus a 현황판 viewer (admin or a center user, alternately); {shares} "
+        "(page: GET /tracks/{id}; change: POST /tracks/{id}/items/{key} as HTMX with the version read from "
+        "the page or the previous answer; dashboard: GET /dashboard); "
+        f"{mix.warmup:g} s not counted, then {mix.seconds:g} s. Latency is the client's wall time to the last "
+        "byte. The client shares the two CPUs with the server (its CPU time is in the table): the figures "
+        "include waiting for it.",
+        "",
+        *_table(["Measurement", "Value"], rows),
+    ]
+    if mix.error_samples:
+        out += ["", "Error samples:", *(f"- `{e}`" for e in mix.error_samples)]
+    return [*out, ""]
+
+
 def _memory(r: BackendResult) -> str:
     assert r.export is not None
     rss = "?" if math.isnan(r.export.rss_peak_mb) else f"{r.export.rss_peak_mb:.1f}"
@@ -355,6 +466,7 @@ def render_markdown(
         "",
         *detail_table(results),
         "",
+        *served_section(results, plan),
         f"- Permission matrix: {matrix[1]} (route name, method) entries from {matrix[0]} flattened routes "
         f"× 6 visitors = **{matrix[2]} cells** (each a request in tests/routes/test_permissions.py).",
         f"- Peak RSS of the benchmark process: **{peak_rss_kb / 1024:.0f} MiB** (resource.getrusage ru_maxrss).",

@@ -31,6 +31,7 @@ from app.services.auth import create_token
 from bench.measure import Sampler, ServerTimer, StatementCounter, Stats
 from bench.readiness import PDF_WARM, ReadinessResult, add_bundle_files, served
 from bench.seed import LOGIN_USER, PASSWORD, SeedInfo, seed
+from bench.served import MIX_SECONDS, RATIO_SECONDS, ServedResult, measure_served
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -49,17 +50,37 @@ class Sizes:
     dashboard: int  # timed requests per 현황판 series
     exports: int  # timed xlsx exports
     only_dashboard: bool = False  # the large size measures what grows with the data: the 현황판
+    ratio_seconds: float = 0.0  # per route against a real server (bench/served.py); 0: none
+    mix_seconds: float = 0.0  # the mixed load, PostgreSQL only; 0: none
 
     @property
     def label(self) -> str:
         return f"{self.coops:,} cooperatives"
 
 
-FULL = Sizes(coops=1000, changes=300, requests=100, track_pages=30, dashboard=30, exports=3)
+FULL = Sizes(
+    coops=1000,
+    changes=300,
+    requests=100,
+    track_pages=30,
+    dashboard=30,
+    exports=3,
+    ratio_seconds=RATIO_SECONDS,
+    mix_seconds=MIX_SECONDS,
+)
 LARGE = Sizes(
     coops=10_000, changes=0, requests=0, track_pages=0, dashboard=30, exports=3, only_dashboard=True
 )
-QUICK = Sizes(coops=100, changes=60, requests=20, track_pages=10, dashboard=10, exports=1)
+QUICK = Sizes(
+    coops=100,
+    changes=60,
+    requests=20,
+    track_pages=10,
+    dashboard=10,
+    exports=1,
+    ratio_seconds=2,
+    mix_seconds=8,
+)
 
 # The 현황판 series: (key, who, path). Filters as people combine them; a deep page for OFFSET.
 FILTERED = "?stage=plan&overdue=1&sort=-progress"
@@ -110,6 +131,7 @@ class BackendResult:
     dashboard_sql: list[str] = field(default_factory=list)
     export: ExportResult | None = None
     readiness: ReadinessResult | None = None
+    served: ServedResult | None = None
     coops: int = 0
     seconds: float = 0.0
 
@@ -400,6 +422,28 @@ class _Bench:
             f"RSS peak +{e.rss_peak_mb:.1f} MiB"
         )
 
+    def served(self) -> None:
+        """Throughput against a real server as ratios of its /healthz; on PostgreSQL the mixed load."""
+        assert self.result is not None
+        with tempfile.TemporaryDirectory(prefix="bench_maeul_served_") as scratch:
+            try:
+                self.result.served = measure_served(
+                    url=self.engine.url.render_as_string(hide_password=False),
+                    engine=self.engine,
+                    catalog=self.catalog,
+                    info=self.info,
+                    upload_dir=self.settings.upload_dir,
+                    secret_key=self.settings.secret_key,
+                    scratch=Path(scratch),
+                    mix=self.name == "PostgreSQL" and self.sizes.mix_seconds > 0,
+                    ratio_seconds=self.sizes.ratio_seconds,
+                    mix_seconds=self.sizes.mix_seconds,
+                    log=self.log,
+                )
+            except Exception as exc:  # noqa: BLE001 - reported in the table, the run goes on
+                self.log(f"  served measurements failed: {type(exc).__name__}: {exc}")
+                self.result.served = ServedResult(error=f"{type(exc).__name__}: {exc}")
+
     def readiness(self) -> None:
         """위탁 준비도 of the heavy track with evidence files: warm PDFs here, then a real server."""
         assert self.result is not None
@@ -514,6 +558,7 @@ def run_backend(
                     bench.login_series,
                     bench.cooperative_lists,
                     *steps,
+                    bench.served,  # before the readiness files: the pages measured as seeded
                     bench.readiness,  # last: it adds 200 MB of evidence files to the heavy track
                 ]
             for step in steps:

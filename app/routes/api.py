@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from app.catalog import Catalog
 from app.catalog.schema import Item
 from app.deps import (
     MAX_ID,
@@ -99,9 +100,7 @@ class ModelOut(BaseModel):
     items: list[CatalogItemOut]
 
 
-@router.get("/models", name="api:models", response_model=list[ModelOut])
-def list_models(catalog: CatalogDep) -> list[ModelOut]:
-    """The six business models and their checklist items, as the content files define them."""
+def _models_out(catalog: Catalog) -> list[ModelOut]:
     return [
         ModelOut(
             key=m.key,
@@ -123,6 +122,38 @@ def list_models(catalog: CatalogDep) -> list[ModelOut]:
         )
         for m in catalog.models
     ]
+
+
+_MODELS_ADAPTER = TypeAdapter(list[ModelOut])
+# catalog.version → (JSON body, ETag). The content never changes while the process runs, so the
+# catalog is serialized once, not on every request (it was ~3 ms over the floor each time).
+_MODELS_JSON: dict[str, tuple[bytes, str]] = {}
+
+
+def models_json(catalog: Catalog) -> tuple[bytes, str]:
+    """The catalog as the API's JSON body, and its ETag (the content's fingerprint)."""
+    cached = _MODELS_JSON.get(catalog.version) if catalog.version else None
+    if cached is None:
+        cached = (_MODELS_ADAPTER.dump_json(_models_out(catalog)), f'"models-{catalog.version}"')
+        if catalog.version:
+            _MODELS_JSON[catalog.version] = cached
+    return cached
+
+
+@router.get(
+    "/models",
+    name="api:models",
+    response_model=list[ModelOut],
+    responses={304: {"description": "Not modified: the If-None-Match ETag is still the catalog's"}},
+)
+def list_models(request: Request, catalog: CatalogDep) -> Response:
+    """The six business models and their checklist items, as the content files define them."""
+    body, etag = models_json(catalog)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    # Prebuilt bytes: response_model above documents the schema, nothing re-validates them.
+    return Response(body, media_type="application/json", headers=headers)
 
 
 # --- tracks ------------------------------------------------------------------------------------
@@ -239,6 +270,31 @@ def item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | N
     )
 
 
+def item_out_row(stage: str, item: Item, row: Any | None) -> ItemOut:
+    """ItemOut from a row of ``tracking.state_rows`` (None: never touched)."""
+    return ItemOut(
+        key=item.key,
+        stage=stage,
+        lead=item.lead,
+        status=row.status if row else "todo",
+        version=row.version if row else 0,
+        note=row.note if row else "",
+        na_reason=row.na_reason if row else "",
+        assignee=row.assignee if row else "",
+        assignee_id=row.assignee_id if row else None,
+        due_date=row.due_date if row else None,
+        verified_by=row.verified_by if row else None,
+        verified_at=row.verified_at if row else None,
+        updated_at=row.updated_at if row else None,
+    )
+
+
+def _json(model: BaseModel) -> Response:
+    """The model as JSON, the same bytes FastAPI's response_model path makes (pydantic's JSON):
+    returning a Response skips FastAPI validating the value again, in a thread hop of its own."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
 def _summary(track: Track, summary: dashboard.TrackCard) -> TrackSummaryOut:
     assert track.id is not None  # noqa: S101
     return TrackSummaryOut(
@@ -290,17 +346,19 @@ def start_track(
 
 
 @router.get("/tracks/{track_id}", name="api:track", response_model=TrackOut)
-def get_track(session: SessionDep, ctx: CurrentTrack) -> TrackOut:
+def get_track(session: SessionDep, ctx: CurrentTrack) -> Response:
     """A track's items (every content item; never-touched ones are todo, version 0) and progress."""
     assert ctx.track.id is not None  # noqa: S101
-    states = tracking.states_with_names(session=session, track_id=ctx.track.id)
-    progress = compute_progress(model=ctx.model, statuses={k: s.status for k, (s, _, _) in states.items()})
-    return TrackOut(
-        id=ctx.track.id,
-        model=ctx.model.key,
-        cooperative=ctx.track.cooperative_id,
-        items=[item_out(stage, item, states.get(item.key)) for stage, item in ctx.model.items],
-        progress=ProgressOut.of(progress),
+    states = tracking.state_rows(session=session, track_id=ctx.track.id)
+    progress = compute_progress(model=ctx.model, statuses={k: r.status for k, r in states.items()})
+    return _json(
+        TrackOut(
+            id=ctx.track.id,
+            model=ctx.model.key,
+            cooperative=ctx.track.cooperative_id,
+            items=[item_out_row(stage, item, states.get(item.key)) for stage, item in ctx.model.items],
+            progress=ProgressOut.of(progress),
+        )
     )
 
 
@@ -316,7 +374,7 @@ def get_track(session: SessionDep, ctx: CurrentTrack) -> TrackOut:
 )
 def update_item(
     patch: ItemPatch, session: SessionDep, user: ApiUser, ctx: CurrentTrack, item_key: str
-) -> ItemOut | JSONResponse:
+) -> Response:
     """Change an item's status and details if ``version`` is still the stored one."""
     assert ctx.track.id is not None  # noqa: S101
     changes = patch.model_dump(exclude_unset=True, exclude={"version"})
@@ -338,15 +396,15 @@ def update_item(
         return JSONResponse(
             {"detail": exc.message, "current": current.model_dump(mode="json")}, status_code=409
         )
-    return _one_item(session, ctx, item_key)
+    return _json(_one_item(session, ctx, item_key))
 
 
 def _one_item(session: SessionDep, ctx: CurrentTrack, item_key: str) -> ItemOut:
     assert ctx.track.id is not None  # noqa: S101
     item = ctx.model.item(item_key)
     assert item is not None  # noqa: S101 - update_item raised NotFoundError otherwise
-    states = tracking.states_with_names(session=session, track_id=ctx.track.id, item_key=item_key)
-    return item_out(ctx.model.item_stage[item_key], item, states.get(item_key))
+    states = tracking.state_rows(session=session, track_id=ctx.track.id, item_key=item_key)
+    return item_out_row(ctx.model.item_stage[item_key], item, states.get(item_key))
 
 
 @router.get("/tracks/{track_id}/events", name="api:track_events", response_model=list[EventOut])

@@ -75,10 +75,20 @@ def _track_page(
     show: str = "",
     open_details: bool = False,
     focus_result: bool = False,
+    open_key: str = "",
 ) -> Response:
     catalog = request.app.state.catalog
+    # Item panels (세부 정보: the editor, evidence, comments) are rendered only where they are
+    # shown open: the item just edited from its panel, or the one a link asked for (?open=).
+    # The others load on demand (tracks:item_panel), which keeps the page a fraction of its size.
+    panels = {key for key in (focus if open_details else None, open_key) if key}
     view = tracking.load_track_view(
-        session=session, principal=user, track=ctx.track, cooperative=ctx.cooperative, model=ctx.model
+        session=session,
+        principal=user,
+        track=ctx.track,
+        cooperative=ctx.cooperative,
+        model=ctx.model,
+        panels=panels,
     )
     return render(
         request,
@@ -95,6 +105,7 @@ def _track_page(
             "stages_by_key": {s.key: s for s in ctx.model.stages},
             "catalog": catalog,
             "open_details": open_details,
+            "panels": panels,
             # After 확인, 보완 요청 or 확인 취소 the row's outcome takes the keyboard focus.
             "focus_result": focus_result,
         },
@@ -201,9 +212,34 @@ def track_detail(
     role: str = "",
     status: str = "",
     show: str = "",
+    open_key: Annotated[str, Query(alias="open", max_length=64)] = "",
 ) -> Response:
     _check_filters(role, status, show)
-    return _track_page(request, session, user, ctx, blocks=["checklist"], role=role, status=status, show=show)
+    return _track_page(
+        request,
+        session,
+        user,
+        ctx,
+        blocks=["checklist"],
+        role=role,
+        status=status,
+        show=show,
+        open_key=open_key,
+    )
+
+
+@router.get("/tracks/{track_id}/items/{item_key}", name="tracks:item_panel")
+def item_panel(
+    request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, item_key: str
+) -> Response:
+    """An item's 세부 정보 panel, fetched by HTMX when its row is first opened; without HTMX,
+    the page with that panel open (the same block either way)."""
+    if ctx.model.item(item_key) is None:
+        raise HTTPException(status_code=404, detail="체크리스트 항목을 찾을 수 없습니다.")
+    if not is_htmx(request):
+        url = str(request.app.url_path_for("tracks:detail", track_id=str(ctx.track.id)))
+        return redirect(request, f"{with_query(url, open=item_key)}#item-{item_key}")
+    return _track_page(request, session, user, ctx, blocks=["item_panel"], focus=item_key, open_key=item_key)
 
 
 def _form_changes(form: FormData) -> dict[str, Any]:

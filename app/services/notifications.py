@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, insert, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -97,18 +97,19 @@ class _Audience:
     org_names: dict[str, str]  # role → the cooperative's own organization of that kind
 
 
-def _audience(session: Session, cooperative_id: int, thread: tuple[int, str] | None) -> _Audience:
-    """Everyone active who can see the cooperative, in one query (with the thread's commenters)."""
+def _audience_query(thread: bool) -> Any:
+    """Everyone active who can see the cooperative ``:cooperative_id``, with whether they wrote in
+    the thread (``:thread_track``, ``:thread_key``) when ``thread``."""
     commented: ColumnElement[bool] = (
         exists().where(
-            col(Comment.track_id) == thread[0],
-            col(Comment.item_key) == thread[1],
+            col(Comment.track_id) == bindparam("thread_track"),
+            col(Comment.item_key) == bindparam("thread_key"),
             col(Comment.author_id) == col(User.id),
         )
         if thread
         else literal(False)
     )
-    stmt = (
+    return (
         select(
             col(User.id),
             col(User.login),
@@ -120,14 +121,27 @@ def _audience(session: Session, cooperative_id: int, thread: tuple[int, str] | N
             col(SupportCenter.name),
             col(Municipality.name),
         )
-        .join(Cooperative, and_(col(Cooperative.id) == cooperative_id, sees_cooperative()))
+        .join(Cooperative, and_(col(Cooperative.id) == bindparam("cooperative_id"), sees_cooperative()))
         .join(Municipality, col(Municipality.id) == col(Cooperative.municipality_id))
         .outerjoin(SupportCenter, col(SupportCenter.id) == col(Cooperative.support_center_id))
         .outerjoin(NotificationPreference, col(NotificationPreference.user_id) == col(User.id))
         .where(col(User.is_active))
     )
+
+
+# Built once, not per change: the visibility rule over every role makes a large statement.
+_AUDIENCE = {thread: _audience_query(thread) for thread in (False, True)}
+
+
+def _audience(session: Session, cooperative_id: int, thread: tuple[int, str] | None) -> _Audience:
+    """Everyone active who can see the cooperative, in one query (with the thread's commenters)."""
+    params: dict[str, Any] = {"cooperative_id": cooperative_id}
+    if thread:
+        params |= {"thread_track": thread[0], "thread_key": thread[1]}
     people, names = [], {}
-    for uid, login, name, role, muted, wrote, coop, center, region in session.execute(stmt).all():
+    for uid, login, name, role, muted, wrote, coop, center, region in session.execute(
+        _AUDIENCE[thread is not None], params
+    ).all():
         people.append(_Person(uid, login, name, role, frozenset(muted or ()), bool(wrote)))
         names = {"coop": coop, "center": center or "", "municipality": region}
     return _Audience(people, names)

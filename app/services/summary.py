@@ -17,7 +17,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Engine, and_, case, delete, func, insert, or_, text, type_coerce, update
+from sqlalchemy import (
+    Date,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -197,12 +210,21 @@ def progress_of(row: Any) -> Progress:
 # --- writes ------------------------------------------------------------------------------------
 
 
+# (dialect, columns) → the upsert statement. Built once: constructing an INSERT … ON CONFLICT of
+# forty columns (and its `excluded` alias) cost more than executing it, on every change.
+_UPSERTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
 def _upsert_summary(session: Session, values: Mapping[str, Any]) -> None:
     dialect = session.get_bind().dialect.name
-    table = TrackSummary.__table__  # type: ignore[attr-defined]
-    stmt: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    update = {k: stmt.excluded[k] for k in values if k != "track_id"}
-    session.execute(stmt.values(**values).on_conflict_do_update(index_elements=["track_id"], set_=update))
+    key = (dialect, tuple(values))
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        table = TrackSummary.__table__  # type: ignore[attr-defined]
+        insert_: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        update = {k: insert_.excluded[k] for k in values if k != "track_id"}
+        stmt = _UPSERTS[key] = insert_.on_conflict_do_update(index_elements=["track_id"], set_=update)
+    session.execute(stmt, dict(values))
 
 
 def refresh_track(
@@ -214,16 +236,28 @@ def refresh_track(
     now: datetime | None = None,
 ) -> None:
     """Recompute one track's summary from its stored item states (call after the change is flushed)."""
-    session.execute(delete(TrackDueItem).where(col(TrackDueItem.track_id) == track_id))
     if model is None:  # the model left the content: nothing to count
+        session.execute(delete(TrackDueItem).where(col(TrackDueItem.track_id) == track_id))
         session.execute(delete(TrackSummary).where(col(TrackSummary.track_id) == track_id))
         return
-    rows = session.execute(_facts_query().where(col(ItemState.track_id) == track_id)).all()
-    items = {r[1]: _facts(r) for r in rows}
+    rows = session.execute(_FACTS_WITH_DUE, {"track_id": track_id}).all()
+    items = {r[1]: _facts(r[:7]) for r in rows}
     facts = compute_summary(model=model, items=items, last_activity=last_activity)
     _upsert_summary(session, summary_values(track_id, facts, now or utcnow()))
-    if facts.due:
-        session.execute(insert(TrackDueItem), [_due_row(track_id, d) for d in facts.due])
+    # Only the due rows that differ are rewritten: most changes touch none (a status change
+    # between todo and doing, an item without a date), and then no statement is sent for them.
+    stored = {r[1]: (r[7], r[8]) for r in rows if r[7] is not None}
+    wanted = {d.item_key: (d.due_date, d.lead) for d in facts.due}
+    stale = [k for k, v in stored.items() if wanted.get(k) != v]
+    if stale:
+        session.execute(
+            delete(TrackDueItem).where(
+                col(TrackDueItem.track_id) == track_id, col(TrackDueItem.item_key).in_(stale)
+            )
+        )
+    new = [_due_row(track_id, d) for d in facts.due if stored.get(d.item_key) != (d.due_date, d.lead)]
+    if new:
+        session.execute(insert(TrackDueItem), new)
 
 
 def _facts_query() -> Any:
@@ -236,6 +270,22 @@ def _facts_query() -> Any:
         ItemState.updated_at,
         ItemState.change_request,
     )
+
+
+# One track's facts with the due row stored for each item (if any), so refresh_track can tell
+# which due rows changed without reading them separately.
+_FACTS_WITH_DUE = (
+    _facts_query()
+    .add_columns(TrackDueItem.due_date, TrackDueItem.lead)
+    .outerjoin(
+        TrackDueItem,
+        and_(
+            col(TrackDueItem.track_id) == col(ItemState.track_id),
+            col(TrackDueItem.item_key) == col(ItemState.item_key),
+        ),
+    )
+    .where(col(ItemState.track_id) == bindparam("track_id"))
+)
 
 
 def _facts(r: Any) -> ItemFacts:

@@ -5,13 +5,14 @@ Every successful change appends exactly one Event; a request that changes nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, text, update
+from sqlalchemy import and_, bindparam, func, literal, or_, text, union_all, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -177,6 +178,10 @@ class ItemRow:
     verified_by: str | None = None
     evidence: list[Evidence] = field(default_factory=list)
     comments: list[tuple[Comment, str | None]] = field(default_factory=list)
+    # Counted for every row; ``evidence`` and ``comments`` are loaded only for the rows whose
+    # panel is shown (see load_track_view's ``panels``).
+    evidence_count: int = 0
+    comment_count: int = 0
     can_edit: bool = False
     can_verify: bool = False
     can_request_changes: bool = False
@@ -263,6 +268,53 @@ def states_with_names(
     return {s.item_key: (s, u, v) for s, u, v in session.exec(stmt).all()}
 
 
+# The columns the JSON API shows of each item state, with the verifier's name: plain rows, no ORM
+# objects to build (the API's track read and every change's answer go through it).
+_STATE_COLUMNS = (
+    select(  # type: ignore[call-overload]
+        ItemState.item_key,
+        ItemState.status,
+        ItemState.version,
+        ItemState.note,
+        ItemState.na_reason,
+        ItemState.assignee,
+        ItemState.assignee_id,
+        ItemState.due_date,
+        ItemState.verified_at,
+        ItemState.updated_at,
+        _VERIFIER.display_name.label("verified_by"),  # type: ignore[attr-defined]
+    )
+    .outerjoin(_VERIFIER, col(_VERIFIER.id) == col(ItemState.verified_by_id))
+    .where(col(ItemState.track_id) == bindparam("track_id"))
+)
+_STATE_COLUMNS_ONE = _STATE_COLUMNS.where(col(ItemState.item_key) == bindparam("item_key"))
+
+
+def state_rows(*, session: Session, track_id: int, item_key: str | None = None) -> dict[str, Any]:
+    """Item key → its stored state as a row of plain columns (``verified_by``: the verifier's name),
+    for one track or one of its items, in one query."""
+    if item_key is None:
+        rows = session.execute(_STATE_COLUMNS, {"track_id": track_id}).all()
+    else:
+        rows = session.execute(_STATE_COLUMNS_ONE, {"track_id": track_id, "item_key": item_key}).all()
+    return {r.item_key: r for r in rows}
+
+
+def _panel_counts(session: Session, track_id: int) -> dict[tuple[str, str], int]:
+    """(kind, item key) → how many live evidence ('e') and comments ('c') the item has, in one query."""
+    evidence = (
+        select(literal("e"), col(Evidence.item_key), func.count())
+        .where(col(Evidence.track_id) == track_id, col(Evidence.removed_at).is_(None))
+        .group_by(col(Evidence.item_key))
+    )
+    comments = (
+        select(literal("c"), col(Comment.item_key), func.count())
+        .where(col(Comment.track_id) == track_id)
+        .group_by(col(Comment.item_key))
+    )
+    return {(kind, key): int(n) for kind, key, n in session.execute(union_all(evidence, comments)).all()}
+
+
 def load_track_view(
     *,
     session: Session,
@@ -272,21 +324,34 @@ def load_track_view(
     model: BusinessModel,
     events_limit: int = 8,
     now: datetime | None = None,
+    panels: Collection[str] | None = None,
 ) -> TrackView:
-    """Everything the track page shows, in a fixed number of queries whatever the row counts."""
+    """Everything the track page shows, in a fixed number of queries whatever the row counts.
+
+    ``panels``: the items whose evidence and comments are loaded (the page renders those items'
+    panels, the others on demand); the rest get their counts only. None loads every item's
+    (the exports and the readiness report).
+    """
     assert track.id is not None  # noqa: S101
     states = states_with_names(session=session, track_id=track.id)
-    evidence = session.exec(
+    evidence_stmt = (
         select(Evidence)
         .where(Evidence.track_id == track.id, col(Evidence.removed_at).is_(None))
         .order_by(col(Evidence.id))
-    ).all()
-    comments = session.exec(
+    )
+    comments_stmt = (
         select(Comment, User.display_name)
         .outerjoin(User, col(User.id) == col(Comment.author_id))
         .where(Comment.track_id == track.id)
         .order_by(col(Comment.id))
-    ).all()
+    )
+    counts: dict[tuple[str, str], int] | None = None
+    if panels is not None:
+        counts = _panel_counts(session, track.id)
+        evidence_stmt = evidence_stmt.where(col(Evidence.item_key).in_(list(panels)))
+        comments_stmt = comments_stmt.where(col(Comment.item_key).in_(list(panels)))
+    evidence = session.exec(evidence_stmt).all() if panels is None or panels else []
+    comments = session.exec(comments_stmt).all() if panels is None or panels else []
     today = today_kst(now)
     people = assignable_people(session=session, cooperative=cooperative)
     names = {p.id: p.name for p in people}
@@ -323,6 +388,11 @@ def load_track_view(
     for c, author in comments:
         if c.item_key in by_key:
             by_key[c.item_key].comments.append((c, author))
+    for r in by_key.values():
+        if counts is None:
+            r.evidence_count, r.comment_count = len(r.evidence), len(r.comments)
+        else:
+            r.evidence_count, r.comment_count = counts.get(("e", r.key), 0), counts.get(("c", r.key), 0)
 
     progress = compute_progress(model=model, statuses={k: s.status for k, (s, _, _) in states.items()})
     return TrackView(
@@ -403,13 +473,26 @@ def _validate(changes: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str
     return after
 
 
+# Column names → the UPDATE … WHERE id = … AND version = … setting them. Built once per shape:
+# constructing the statement (and the ORM's session synchronisation of an entity UPDATE) cost
+# more than running it, on every change. It goes to the table: the state is expired below anyway.
+_VERSIONED_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
 def _versioned_update(session: Session, state: ItemState, *, version: int, values: Mapping[str, Any]) -> None:
     """UPDATE … WHERE version = the one read: atomic on both backends, so of two writers
     holding the same version exactly one succeeds and the other gets ConflictError."""
-    result = session.exec(
-        update(ItemState)
-        .where(col(ItemState.id) == state.id, col(ItemState.version) == version)
-        .values(**values)
+    keys = tuple(values)
+    stmt = _VERSIONED_UPDATES.get(keys)
+    if stmt is None:
+        table = ItemState.__table__  # type: ignore[attr-defined]
+        stmt = _VERSIONED_UPDATES[keys] = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+            .values({k: bindparam(k) for k in keys})
+        )
+    result = cast(
+        CursorResult[Any], session.execute(stmt, {"b_id": state.id, "b_version": version, **values})
     )
     track_id, item_key = state.track_id, state.item_key
     # Expired, not refreshed: callers that show the item load it with their own query,

@@ -177,6 +177,9 @@ def test_status_change_and_back_after_a_textarea_was_resized(browser, live_serve
     assert key
     before = "todo" if row.locator(".seg__btn--todo[aria-pressed=true]").count() else "doing"
     after = "doing" if before == "todo" else "todo"
+    # The row's panel, with its text boxes, is fetched when the row is first opened.
+    row.locator(".trow__details > summary").click()
+    expect(row.locator(".details-grid textarea[id]").first).to_be_attached()
     # What a person dragging the note box's corner leaves behind (CSSOM, which the CSP allows).
     resized = page.evaluate(
         """(key) => {

@@ -76,6 +76,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         data=lambda w, who: {"model": "solar"},
     ),
     ("tracks:detail", "GET"): Case(members(200, coop_b=404), params=track),
+    # Without HTMX an item's panel URL sends the browser to the page with that panel open.
+    ("tracks:item_panel", "GET"): Case(
+        members(303, coop_b=404), params=lambda w: track(w, item_key=COOP_ITEM)
+    ),
     ("tracks:update_item", "POST"): Case(
         {"anon": 303, "coop_a": 303, "coop_b": 404, "center": 403, "municipality": 403, "admin": 403},
         params=lambda w: track(w, item_key=COOP_ITEM),
