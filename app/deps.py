@@ -20,6 +20,7 @@ from app.input_guard import refuse_hostile_input
 from app.models import Cooperative, Notification, Track
 from app.services import inbox
 from app.services.auth import principal_for_token
+from app.services.errors import FormError
 from app.services.principal import Principal, load_principal
 from app.services.tracking import get_visible_track
 from app.services.visibility import get_visible_cooperative
@@ -98,6 +99,14 @@ async def get_form(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(get_form)]
+
+
+def form_version(form: FormData) -> int:
+    """The item version a page's form was rendered with: digits only (no sign, no spaces)."""
+    raw = form.get("version")
+    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise FormError({"version": "버전 정보가 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."})
+    return int(raw)
 
 
 # --- HTML pages: session cookie, CSRF ------------------------------------------------------

@@ -18,6 +18,7 @@ from app.deps import (
     FormDep,
     SessionDep,
     api_router,
+    form_version,
     html_router,
 )
 from app.models.consultation import CHANNEL_LABELS
@@ -116,8 +117,6 @@ def quick_update(
     item_key: str,
 ) -> Response:
     """One-click status change from the list: the same service, rights and 409 as the track page."""
-    raw = form.get("version")
-    version = int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 9 else -1
     focus = f"{ctx.track.id}-{item_key}"
     try:
         tracking.update_item(
@@ -126,7 +125,7 @@ def quick_update(
             track=ctx.track,
             model=ctx.model,
             item_key=item_key,
-            version=version,
+            version=form_version(form),
             changes={"status": _status(form)},
         )
     except ConflictError as exc:

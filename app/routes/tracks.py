@@ -21,6 +21,7 @@ from app.deps import (
     SessionDep,
     SettingsDep,
     TrackContext,
+    form_version,
     html_router,
 )
 from app.input_guard import parse_iso_date
@@ -263,13 +264,6 @@ def _form_changes(form: FormData) -> dict[str, Any]:
     return changes
 
 
-def _form_version(form: FormData) -> int:
-    raw = form.get("version")
-    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise FormError({"version": "버전 정보가 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요."})
-    return int(raw)
-
-
 @router.post("/tracks/{track_id}/items/{item_key}", name="tracks:update_item")
 def update_item(
     request: Request, session: SessionDep, user: CurrentUser, ctx: CurrentTrack, form: FormDep, item_key: str
@@ -286,7 +280,7 @@ def update_item(
             track=ctx.track,
             model=ctx.model,
             item_key=item_key,
-            version=_form_version(form),
+            version=form_version(form),
             changes=_form_changes(form),
         ),
         open_details=form.get("from_details") == "1",
@@ -321,7 +315,7 @@ def _verification(
             track=ctx.track,
             model=ctx.model,
             item_key=item_key,
-            version=_form_version(form),
+            version=form_version(form),
             **{arg: _text(form, field) for arg, field in text.items()},
         ),
         focus_result=True,

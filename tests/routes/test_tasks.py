@@ -322,3 +322,20 @@ def test_follow_ups_are_tasks_and_calendar_events(
     e = events[f"follow-up-{c.id}@maeul"]
     assert e.decoded("DTSTART") == today + timedelta(days=2)
     assert "정관 개정 상담" in str(e["SUMMARY"])
+
+
+def test_quick_update_with_a_malformed_version_is_422_and_changes_nothing(
+    client: TestClient, busy: World, db: Session
+) -> None:
+    """The same rule as the track page's form (app.deps.form_version): digits only, else 422."""
+    t = busy.extra["track"]
+    csrf = login(client, "coop-a")
+    before = version_of(db, t, "operating-plan")
+    headers = {"HX-Request": "true", "X-CSRF-Token": csrf}
+    for bad in ("", "-1", "+1", " 1", "1.0", "x"):
+        r = client.post(
+            f"/tasks/{t.id}/items/operating-plan", data={"version": bad, "status": "doing"}, headers=headers
+        )
+        assert r.status_code == 422, bad
+        assert "버전 정보가 없습니다" in r.text
+    assert version_of(db, t, "operating-plan") == before
