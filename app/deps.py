@@ -35,13 +35,16 @@ SESSION_USER = "uid"
 SESSION_CSRF = "csrf"
 SESSION_EPOCH = "sv"
 
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` in the thread pool, and
+# that round trip (several per request) cost more than the work itself.
 
-def get_catalog(request: Request) -> Catalog:
+
+async def get_catalog(request: Request) -> Catalog:
     catalog: Catalog = request.app.state.catalog
     return catalog
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -82,7 +85,7 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_business_model(model_key: str, catalog: CatalogDep) -> BusinessModel:
+async def get_business_model(model_key: str, catalog: CatalogDep) -> BusinessModel:
     model = catalog.model(model_key)
     if model is None:
         raise HTTPException(status_code=404, detail="사업모델을 찾을 수 없습니다.")
@@ -127,7 +130,7 @@ def csrf_token(request: Request) -> str:
 FORM_OVERHEAD = 1024 * 1024  # the rest of a multipart form around the file
 
 
-def limit_body(request: Request) -> None:
+async def limit_body(request: Request) -> None:
     """Refuse an oversized upload up front, as a Korean page or JSON like every other error.
 
     FastAPI's own max_body_size stays as the backstop for bodies without a Content-Length;
@@ -203,7 +206,7 @@ def html_router(**kwargs: object) -> APIRouter:
     )
 
 
-def require_user(request: Request) -> Principal:
+async def require_user(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "user", None)
     if principal is None:
         raise LoginRequiredError()
@@ -213,7 +216,7 @@ def require_user(request: Request) -> Principal:
 CurrentUser = Annotated[Principal, Depends(require_user)]
 
 
-def require_admin(user: CurrentUser) -> Principal:
+async def require_admin(user: CurrentUser) -> Principal:
     if not user.is_admin:
         raise HTTPException(status_code=403, detail="운영 관리자만 사용할 수 있는 기능입니다.")
     return user
@@ -258,9 +261,9 @@ def api_router(**kwargs: object) -> APIRouter:
     )
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The principal set by the router's own authentication (session or bearer token)."""
-    return require_user(request)
+    return await require_user(request)
 
 
 Actor = Annotated[Principal, Depends(current_principal)]

@@ -50,7 +50,7 @@ def principal_for_feed(*, session: Session, secret: str) -> Principal | None:
     if not 20 <= len(secret) <= 100:
         return None
     row = session.execute(principal_query().where(col(User.calendar_token_hash) == _hash(secret))).first()
-    return principal_from_row(row[0], row[1]) if row else None
+    return principal_from_row(row) if row else None
 
 
 def dated_items(tasks: Tasks) -> list[TaskItem]:

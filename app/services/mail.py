@@ -192,7 +192,7 @@ def digest_recipients(*, session: Session, day: date) -> list[Recipient]:
     """Active users with an address who want the digest and have none recorded for ``day``."""
     stmt = (
         principal_query()
-        .add_columns(col(NotificationPreference.muted_kinds))
+        .add_columns(col(User.email), col(NotificationPreference.muted_kinds))
         .outerjoin(NotificationPreference, col(NotificationPreference.user_id) == col(User.id))
         .where(
             col(User.email) != "",
@@ -202,8 +202,8 @@ def digest_recipients(*, session: Session, day: date) -> list[Recipient]:
         .order_by(col(User.id))
     )
     return [
-        Recipient(principal_from_row(user, org), user.email, frozenset(muted or ()))
-        for user, org, muted in session.execute(stmt).all()
+        Recipient(principal_from_row(row), row.email, frozenset(row.muted_kinds or ()))
+        for row in session.execute(stmt).all()
     ]
 
 

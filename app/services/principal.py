@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlmodel import Session, col
 
 from app.models import Cooperative, Municipality, SupportCenter, User
@@ -34,10 +35,22 @@ class Principal:
         return self.role == "admin"
 
 
-def _principal_query() -> Select[User, str]:
-    org_name = func.coalesce(Cooperative.name, SupportCenter.name, Municipality.name)
+def principal_query() -> Select[*tuple[Any, ...]]:
+    """The active users as the columns a Principal needs (plain rows, no ORM objects), with their
+    organization's name; callers add their own condition (an id, an API token, a calendar secret)."""
+    org_name = func.coalesce(Cooperative.name, SupportCenter.name, Municipality.name).label("org_name")
     return (
-        select(User, org_name)
+        select(
+            col(User.id),
+            col(User.login),
+            col(User.display_name),
+            col(User.role),
+            col(User.cooperative_id),
+            col(User.center_id),
+            col(User.municipality_id),
+            col(User.session_epoch),
+            org_name,
+        )
         .outerjoin(Cooperative, Cooperative.id == User.cooperative_id)  # type: ignore[arg-type]
         .outerjoin(SupportCenter, SupportCenter.id == User.center_id)  # type: ignore[arg-type]
         .outerjoin(Municipality, Municipality.id == User.municipality_id)  # type: ignore[arg-type]
@@ -45,27 +58,26 @@ def _principal_query() -> Select[User, str]:
     )
 
 
-def principal_from_row(user: User, org_name: str | None) -> Principal:
-    assert user.id is not None  # noqa: S101 - loaded rows always have an id
+def principal_from_row(row: Row[Any]) -> Principal:
     return Principal(
-        id=user.id,
-        login=user.login,
-        display_name=user.display_name,
-        role=user.role,
-        cooperative_id=user.cooperative_id,
-        center_id=user.center_id,
-        municipality_id=user.municipality_id,
-        org_name=org_name,
-        session_epoch=user.session_epoch,
+        id=row.id,
+        login=row.login,
+        display_name=row.display_name,
+        role=row.role,
+        cooperative_id=row.cooperative_id,
+        center_id=row.center_id,
+        municipality_id=row.municipality_id,
+        org_name=row.org_name,
+        session_epoch=row.session_epoch,
     )
+
+
+# Built once: every page request loads its user with it, and building the statement cost more
+# than running it.
+_BY_ID = principal_query().where(col(User.id) == bindparam("user_id"))
 
 
 def load_principal(*, session: Session, user_id: int) -> Principal | None:
     """The active user with this id, or None (deactivated users lose their sessions)."""
-    row = session.execute(_principal_query().where(col(User.id) == user_id)).first()
-    return principal_from_row(row[0], row[1]) if row else None
-
-
-def principal_query() -> Select[User, str]:
-    """For callers that add their own condition (API tokens)."""
-    return _principal_query()
+    row = session.execute(_BY_ID, {"user_id": user_id}).first()
+    return principal_from_row(row) if row else None
