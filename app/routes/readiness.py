@@ -26,12 +26,12 @@ from app.deps import (
     html_router,
 )
 from app.input_guard import IsoDate, parse_iso_date
-from app.models.decision import OUTCOME_LABELS
-from app.pdf import readiness_pdf, report_context
+from app.models.decision import OUTCOME_LABELS, Decision
+from app.pdf import report_context
 from app.routes.api import ConsignmentOut, ItemOut, ProgressOut, item_out
 from app.services import bundle, decisions, readiness, tracking
 from app.services.errors import ForbiddenError, FormError
-from app.services.evidence import store_upload
+from app.services.evidence import StoredFile, store_upload
 from app.services.principal import Principal
 from app.services.tracking import today_kst
 from app.storage import StorageError, download, request_storage
@@ -49,6 +49,30 @@ def _report(session: Session, user: Principal, catalog: CatalogDep, ctx: Current
         track=ctx.track,
         cooperative=ctx.cooperative,
         model=ctx.model,
+    )
+
+
+def _decide(
+    request: Request,
+    session: Session,
+    user: Principal,
+    ctx: CurrentTrack,
+    data: decisions.DecisionInput,
+    report: readiness.Report,
+    document: StoredFile | None = None,
+) -> Decision:
+    """Record a 위탁 결정 with the report of this moment as a PDF (the page and the API alike)."""
+    return decisions.record_decision(
+        session=session,
+        principal=user,
+        track=ctx.track,
+        cooperative=ctx.cooperative,
+        model=ctx.model,
+        data=data,
+        report=report,
+        report_pdf=pdf.readiness_pdf(request, report),
+        document=document,
+        today=today_kst(),
     )
 
 
@@ -172,18 +196,7 @@ def record_decision(
                 max_bytes=settings.max_upload_bytes,
                 field="document",
             )
-        decisions.record_decision(
-            session=session,
-            principal=user,
-            track=ctx.track,
-            cooperative=ctx.cooperative,
-            model=ctx.model,
-            data=data,
-            report=report,
-            report_pdf=pdf.readiness_pdf(request, report),
-            document=document,
-            today=today_kst(),
-        )
+        _decide(request, session, user, ctx, data, report, document)
     except FormError as exc:
         return _page(request, report, user, values=values, errors=exc.errors, status_code=422)
     except StorageError as exc:  # the server's fault; nothing was recorded
@@ -368,23 +381,5 @@ def create_decision(
         body.outcome, body.decided_on, body.document_number, body.conditions, body.reason
     )
     decisions.validate(data, today=tracking.today_kst())
-    report = readiness.load_report(
-        session=session,
-        principal=user,
-        catalog=catalog,
-        track=ctx.track,
-        cooperative=ctx.cooperative,
-        model=ctx.model,
-    )
-    decision = decisions.record_decision(
-        session=session,
-        principal=user,
-        track=ctx.track,
-        cooperative=ctx.cooperative,
-        model=ctx.model,
-        data=data,
-        report=report,
-        report_pdf=readiness_pdf(request, report),
-        today=tracking.today_kst(),
-    )
+    decision = _decide(request, session, user, ctx, data, _report(session, user, catalog, ctx))
     return _decision_out(readiness.DecisionRow(decision, user.display_name), True)
