@@ -26,7 +26,10 @@ from tests.fixtures.tracking_helpers import HUB, hub
 # (or saved one): update the number only after reading the statements the failure lists.
 # +1 (issue 9): the people an item can be assigned to. +1 (issue 9): the header's unread 알림 count,
 # on every full page of a signed-in user.
-TRACK_PAGE_STATEMENTS = {"sqlite": 10, "postgresql": 10}
+# -1 (issue 10): item panels load when opened; the rows count evidence and comments in one
+# statement instead of loading them. An open panel adds its evidence and its comments.
+TRACK_PAGE_STATEMENTS = {"sqlite": 9, "postgresql": 9}
+OPEN_PANEL_STATEMENTS = {"sqlite": 11, "postgresql": 11}
 # +1 since the list is paged: a count(*) for the pager.
 # -1 since the list reads each track's stored summary (progress and flags in one statement).
 # +1 (issue 9): the header's unread 알림 count.
@@ -134,10 +137,19 @@ def test_the_track_page_query_count_does_not_grow_with_rows(
 
     few = statements_for(client, engine, f"/tracks/{small.id}")
     many = statements_for(client, engine, f"/tracks/{big.id}")
-    assert client.get(f"/tracks/{big.id}").text.count("증빙2.pdf") == 12  # the rows really rendered
+    page = client.get(f"/tracks/{big.id}").text
+    assert page.count("증빙 3 · 의견 2") == 12  # every row really counted its evidence and comments
+    assert "증빙2.pdf" not in page  # panels are loaded when opened
 
     assert len(few) == len(many), "\n".join(many)
     assert len(many) == TRACK_PAGE_STATEMENTS[backend], "\n".join(many)
+
+    # With one panel open (a deep link, or the page after a change in it): the same count again.
+    key = hub(catalog).items[0][1].key
+    small_open = statements_for(client, engine, f"/tracks/{small.id}?open={key}")
+    big_open = statements_for(client, engine, f"/tracks/{big.id}?open={key}")
+    assert client.get(f"/tracks/{big.id}?open={key}").text.count("증빙2.pdf") == 1  # its rows rendered
+    assert len(small_open) == len(big_open) == OPEN_PANEL_STATEMENTS[backend], "\n".join(big_open)
 
 
 def test_the_cooperative_list_query_count_does_not_grow_with_cooperatives(
