@@ -144,7 +144,8 @@ def _after_item_change(
             focus_result=focus_result,
         )
     url = str(request.app.url_path_for("tracks:detail", track_id=str(ctx.track.id)))
-    return redirect(request, f"{url}#item-{item_key}")
+    # A change made in the item's panel comes back with that panel open (it loads lazily).
+    return redirect(request, f"{with_query(url, open=item_key) if open_details else url}#item-{item_key}")
 
 
 def _item_action(

@@ -286,9 +286,10 @@ def test_an_upload_redirects_back_to_the_item(client: TestClient, world: World, 
     csrf = login(client, "coop-a")
     r = _upload(client, csrf, track, "회의록.pdf", PDF)
     assert r.status_code == 303
-    assert r.headers["location"] == f"/tracks/{track.id}#item-{COOP_ITEM}"
-    page = client.get(f"/tracks/{track.id}").text
-    assert "회의록.pdf" in page
+    # Back to the page with the item's panel open, where the evidence was added.
+    assert r.headers["location"] == f"/tracks/{track.id}?open={COOP_ITEM}#item-{COOP_ITEM}"
+    page = client.get(r.headers["location"]).text
+    assert page.count("회의록.pdf") >= 2  # in the open panel's list, and in the activity
 
 
 def test_an_htmx_upload_answers_the_item_row(
