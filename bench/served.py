@@ -297,6 +297,7 @@ PAGE_CHANGE = "POST /tracks/{id}/items/{key} (status change, HTMX, session)"
 PAGE = "GET /tracks/{id} (heavy track page, session)"
 PAGE_LIGHT = "GET /tracks/{id} (light track page, session)"
 DASHBOARD = "GET /dashboard (현황판 first page, admin)"
+DASHBOARD_CENTER = "GET /dashboard (현황판 first page, a center user)"
 MODELS = "GET /api/v1/models (catalog, token)"
 FLOOR = "GET /healthz (the floor)"
 
@@ -312,6 +313,7 @@ def ratio_routes(
     api_token = _token(engine, info.coop_login[api_coop])
     page_cookie, _ = login(base, info.coop_login[first], f"/tracks/{heavy}")
     admin_cookie, _ = login(base, "admin", "/dashboard")
+    center_cookie, _ = login(base, info.center_login, "/dashboard")
     api_track, api_model = info.tracks[api_coop][0]
     change_track, change_model = info.tracks[page_coop][0]
     change_cookie, change_csrf = login(base, info.coop_login[page_coop], f"/tracks/{change_track}")
@@ -331,6 +333,8 @@ def ratio_routes(
         Route(PAGE, "GET", f"/tracks/{heavy}", {"Cookie": page_cookie}, target=0.3),
         Route(PAGE_LIGHT, "GET", f"/tracks/{light}", {"Cookie": page_cookie}),
         Route(DASHBOARD, "GET", "/dashboard", {"Cookie": admin_cookie}, target=0.2),
+        # The 현황판's own user: a center sees its cooperatives (admin sees every track).
+        Route(DASHBOARD_CENTER, "GET", "/dashboard", {"Cookie": center_cookie}, target=0.2),
         Route(
             API_CHANGE,
             "PATCH",

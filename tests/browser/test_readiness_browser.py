@@ -268,6 +268,9 @@ def test_change_request_fix_confirm_report_and_decision(browser, live_server, co
     expect(crow.locator(".change-request")).to_contain_text(reason)
     expect(crow.locator(".seg__btn--doing")).to_have_attribute("aria-pressed", "true")
     crow.locator(".trow__details > summary").click()
+    # The panel loads when opened: wait for it before counting its evidence.
+    expect(crow.locator(".details-grid--pending")).to_have_count(0)
+    expect(crow.locator(".evidence li").first).to_be_visible()
     # Remove what was there, so the 지자체 first meets the evidence rule.
     while coop_page.locator(f"#{key} .evidence li").count():
         n = coop_page.locator(f"#{key} .evidence li").count()

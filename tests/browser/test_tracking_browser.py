@@ -269,6 +269,7 @@ def test_track_page_layout(browser, live_server, shot, viewport: str) -> None:
 
     row = page.locator("#item-business-plan")
     row.locator(".trow__details > summary").click()
+    expect(row.locator(".details-grid--pending")).to_have_count(0)  # loaded when first opened
     expect(row.locator(".details-grid")).to_be_visible()
     assert no_horizontal_overflow(page), "the open details panel overflows"
     shot(page, f"track-details-open-{viewport}")
