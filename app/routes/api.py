@@ -25,7 +25,7 @@ from app.deps import (
     api_router,
 )
 from app.input_guard import IsoDate, StrictVersion
-from app.models import ItemState, Track
+from app.models import Track
 from app.models.tracking import Status
 from app.services import dashboard, tracking, verification
 from app.services.errors import ConflictError, ForbiddenError
@@ -251,8 +251,8 @@ class EventOut(BaseModel):
     changes: dict[str, Any]
 
 
-def item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | None] | None) -> ItemOut:
-    state, _, verified_by = found or (None, None, None)
+def item_out(stage: str, item: Item, state: Any | None, verified_by: str | None = None) -> ItemOut:
+    """ItemOut from an ItemState or a row of ``tracking.state_rows`` (None: never touched)."""
     return ItemOut(
         key=item.key,
         stage=stage,
@@ -271,22 +271,7 @@ def item_out(stage: str, item: Item, found: tuple[ItemState, str | None, str | N
 
 
 def item_out_row(stage: str, item: Item, row: Any | None) -> ItemOut:
-    """ItemOut from a row of ``tracking.state_rows`` (None: never touched)."""
-    return ItemOut(
-        key=item.key,
-        stage=stage,
-        lead=item.lead,
-        status=row.status if row else "todo",
-        version=row.version if row else 0,
-        note=row.note if row else "",
-        na_reason=row.na_reason if row else "",
-        assignee=row.assignee if row else "",
-        assignee_id=row.assignee_id if row else None,
-        due_date=row.due_date if row else None,
-        verified_by=row.verified_by if row else None,
-        verified_at=row.verified_at if row else None,
-        updated_at=row.updated_at if row else None,
-    )
+    return item_out(stage, item, row, row.verified_by if row else None)
 
 
 def _json(model: BaseModel) -> Response:

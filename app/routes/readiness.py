@@ -275,9 +275,7 @@ def get_readiness(session: SessionDep, catalog: CatalogDep, user: ApiUser, ctx: 
     items = []
     for row in report.items:
         assert row.item is not None  # noqa: S101 - consignment rows come from the content
-        base = item_out(
-            row.stage, row.item, (row.state, row.updated_by, row.verified_by) if row.state else None
-        )
+        base = item_out(row.stage, row.item, row.state, row.verified_by if row.state else None)
         items.append(
             ReadinessItemOut(
                 **base.model_dump(),
