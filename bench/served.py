@@ -473,7 +473,10 @@ async def _open_client(base: str, coop_login: str, viewer_login: str, track_id: 
             base_url=base,
             timeout=30,
             trust_env=False,
-            limits=httpx2.Limits(max_connections=1, max_keepalive_connections=1),
+            # Idle connections are dropped before uvicorn's own 5 s keep-alive timeout: otherwise a
+            # request sent just as the server closes an idle connection fails with a ReadError
+            # (the 현황판 viewers, used for 1 request in 10, idle longest).
+            limits=httpx2.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=3.0),
         )
         csrf = _csrf((await client.get("/login")).text)
         r = await client.post(
