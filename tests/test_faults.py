@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,7 @@ from app.main import create_app
 from app.services.auth import TOKEN_PREFIX
 from tests.conftest import _unavailable
 from tests.pgcluster import PrivateCluster, unavailable_reason
-from tests.servers import MAEUL, ROOT, ServerProcess, server_env
+from tests.servers import MAEUL, ROOT, ServerProcess, free_port, server_env
 from tests.workload import (
     CSRF_RE,
     SHARED_ITEMS,
@@ -376,3 +377,20 @@ def test_read_only_sqlite_is_a_clear_startup_error(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert str(database) in lines[0] and says in lines[0] and "read-only" in lines[0], lines[0]
+
+
+def test_a_worker_starting_while_the_database_is_down_serves_instead_of_crashing(tmp_path: Path) -> None:
+    """What uvicorn runs in a replacement worker (`app.asgi`) must not raise during an outage, or
+    the supervisor would restart it in a loop; it then answers 503 until the database is back."""
+    env = server_env(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere", tmp_path / "uploads")
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", "import app.asgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "database unreachable at worker start" in done.stderr
