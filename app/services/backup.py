@@ -29,7 +29,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401 - registers every table on the metadata
 from app.db import transaction
 from app.migrate import alembic_config
-from app.services.synthetic import bulk_insert
+from app.services.synthetic import bulk_insert, move_sequences
 from app.storage import LocalStorage, Storage, StorageError
 
 FORMAT = 1
@@ -222,7 +222,7 @@ def restore(
                         bulk_insert(conn, table, batch)
                         batch = []
                 bulk_insert(conn, table, batch)
-            _move_sequences(conn)
+            move_sequences(conn)
             for name in z.namelist():
                 if name.startswith("files/") and not name.endswith("/"):
                     with z.open(name) as src:
@@ -241,17 +241,3 @@ def restore(
 def _chunks(src: IO[bytes]) -> Iterator[bytes]:
     while chunk := src.read(FILE_CHUNK):
         yield chunk
-
-
-def _move_sequences(conn: Connection) -> None:
-    """PostgreSQL: new rows get ids after the restored ones."""
-    if conn.dialect.name != "postgresql":
-        return
-    for table in TABLES:
-        if "id" in table.c and table.c.id.autoincrement in (True, "auto") and table.c.id.primary_key:
-            conn.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - metadata names
-                    f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
-                )
-            )

@@ -29,7 +29,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table, func, select, text
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel, Item
@@ -152,13 +152,18 @@ def lock_for_bulk_insert(conn: Connection) -> None:
 
 
 def move_sequences(conn: Connection) -> None:
-    """PostgreSQL: the next id the database hands out comes after the explicit ones."""
+    """PostgreSQL: the next id the database hands out comes after the rows written with explicit
+    ids (the simulator's, a restored backup's); an empty table starts at 1."""
     if conn.dialect.name != "postgresql":
         return
-    for name in ID_TABLES:
-        conn.execute(
-            text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")  # noqa: S608 - fixed table names
-        )
+    for table in SQLModel.metadata.sorted_tables:
+        if "id" in table.c and table.c.id.primary_key and table.c.id.autoincrement in (True, "auto"):
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - metadata names
+                    f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                )
+            )
 
 
 class World:
