@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -21,6 +21,12 @@ from app.input_guard import parse_iso_date
 from app.models import User
 from app.models.user import ROLES
 from app.services import audit
+
+if TYPE_CHECKING:  # imported when run: the commands load what they need
+    from sqlalchemy import Engine
+
+    from app.services.backup import Manifest
+    from app.storage import Storage
 
 cli = typer.Typer(help="마을길잡이 — 관리 명령", no_args_is_help=True, add_completion=False)
 db_cli = typer.Typer(help="데이터베이스", no_args_is_help=True)
@@ -118,16 +124,9 @@ def db_refresh_summaries() -> None:
 @cli.command("backup")
 def backup_cmd(file: Annotated[Path, typer.Argument(help="The archive to write (a new .zip file)")]) -> None:
     """Write one archive: every table's rows, the evidence files, content and schema versions."""
-    from app.db import make_engine
-    from app.services.backup import BackupError, backup
-    from app.storage import storage_for
+    from app.services.backup import backup
 
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        m = backup(engine=engine, storage=storage_for(settings, engine), target=file)
-    except BackupError as exc:
-        _fail(str(exc))
+    m = _archive(lambda engine, storage: backup(engine=engine, storage=storage, target=file))
     typer.echo(
         f"backup written to {file}: {sum(m.rows.values()):,} rows, {m.files} files, schema {m.revision}"
     )
@@ -136,19 +135,28 @@ def backup_cmd(file: Annotated[Path, typer.Argument(help="The archive to write (
 @cli.command("restore")
 def restore_cmd(file: Annotated[Path, typer.Argument(help="An archive written by `maeul backup`")]) -> None:
     """Load an archive into an empty database at the same schema revision (SQLite or PostgreSQL)."""
+    from app.services.backup import restore
+
+    m = _archive(lambda engine, storage: restore(engine=engine, storage=storage, source=file))
+    typer.echo(
+        f"restored {sum(m.rows.values()):,} rows and {m.files} files from {file} (schema {m.revision})"
+    )
+
+
+def _archive(run: Callable[[Engine, Storage], Manifest]) -> Manifest:
+    """Backup or restore against the configured database and storage; a refusal is one line."""
     from app.db import make_engine
-    from app.services.backup import BackupError, restore
+    from app.services.backup import BackupError
     from app.storage import storage_for
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     try:
-        m = restore(engine=engine, storage=storage_for(settings, engine), source=file)
+        return run(engine, storage_for(settings, engine))
     except BackupError as exc:
         _fail(str(exc))
-    typer.echo(
-        f"restored {sum(m.rows.values()):,} rows and {m.files} files from {file} (schema {m.revision})"
-    )
+    finally:
+        engine.dispose()
 
 
 class StorageKind(StrEnum):
