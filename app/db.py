@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+import anyio
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
+from starlette.concurrency import run_in_threadpool
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -119,21 +125,85 @@ def _remove_written_files(session: Session) -> None:
         path.unlink(missing_ok=True)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+# How the current request's unit of work commits, for RequestUnitRoute (None outside a request).
+_COMMIT_IN_THREAD: ContextVar[Callable[[], None] | None] = ContextVar("maeul_commit_in_thread", default=None)
+
+
+@asynccontextmanager
+async def request_unit(*, commit: Callable[[], None], rollback: Callable[[], None]) -> AsyncIterator[None]:
+    """A request's unit of work: ``commit`` when the handler returns, ``rollback`` when it raises.
+
+    Both do I/O, so they run in a worker thread, each at most once. A plain ``def`` endpoint that
+    returns a finished Response commits in its own worker thread instead (RequestUnitRoute): one
+    thread hop fewer, and a thread hop costs more than a short query.
+    """
+    ended = False
+
+    def end(action: Callable[[], None]) -> None:
+        nonlocal ended
+        if not ended:
+            ended = True  # first: a commit that fails is rolled back below, never retried
+            action()
+
+    _COMMIT_IN_THREAD.set(functools.partial(end, commit))
+    try:
+        yield
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # a client gone mid-request still releases the connection
+            await run_in_threadpool(rollback)  # also after a failed commit; harmless after a good one
+        raise
+    else:
+        if not ended:
+            await run_in_threadpool(end, commit)
+    finally:
+        _COMMIT_IN_THREAD.set(None)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request; commit when the handler returns, roll back when it raises.
 
     Used with ``Depends(scope="function")`` so the commit happens before the
-    response is sent: a failed commit is a 500, never a 200 for lost work.
+    response is sent: a failed commit is a 500, never a 200 for lost work. Opening the session
+    does no I/O (it connects at its first statement), so it happens on the event loop.
     """
     engine: Engine = request.app.state.engine
-    with session_for(engine, write=request.method not in SAFE_METHODS) as session:
-        try:
-            yield session
-        except Exception:
-            session.rollback()
-            raise
-        else:
+    session = session_for(engine, write=request.method not in SAFE_METHODS)
+
+    def commit() -> None:
+        with session:  # closes: the connection goes back to the pool
             session.commit()
+
+    def rollback() -> None:
+        with session:
+            session.rollback()
+
+    async with request_unit(commit=commit, rollback=rollback):
+        yield session
+
+
+def _commits_in_its_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        # A Response is final; anything else FastAPI still validates and serializes, possibly
+        # reading loaded rows, so its commit stays at the unit's end.
+        if isinstance(result, Response):
+            commit = _COMMIT_IN_THREAD.get()
+            if commit is not None:
+                commit()
+        return result
+
+    return run
+
+
+class RequestUnitRoute(APIRoute):
+    """The route class of every router: a plain ``def`` endpoint commits the request's unit in
+    its own worker thread when it returns (see request_unit); ``async def`` ones keep the exit."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _commits_in_its_thread(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
 
 @contextmanager

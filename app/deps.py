@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.config import Settings
-from app.db import SAFE_METHODS, get_session
+from app.db import SAFE_METHODS, RequestUnitRoute, get_session
 from app.input_guard import refuse_hostile_input
 from app.models import Cooperative, Notification, Track
 from app.services import inbox
@@ -195,6 +195,7 @@ def html_router(**kwargs: object) -> APIRouter:
     Pages are not part of the OpenAPI schema, which documents the JSON API only.
     """
     return APIRouter(
+        route_class=RequestUnitRoute,
         dependencies=[
             Depends(limit_body),
             Depends(refuse_hostile_input),
@@ -254,6 +255,7 @@ ApiUser = Annotated[Principal, Depends(api_principal)]
 def api_router(**kwargs: object) -> APIRouter:
     """Routers for the JSON API (/api/v1): bearer token required, body size limited."""
     return APIRouter(
+        route_class=RequestUnitRoute,
         prefix="/api/v1",
         tags=["api"],
         dependencies=[Depends(limit_body), Depends(refuse_hostile_input), Depends(api_principal)],

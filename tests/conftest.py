@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.catalog import Catalog, load_catalog
 from app.config import Settings
-from app.db import get_session, make_engine
+from app.db import get_session, make_engine, request_unit
 from app.main import create_app
 from app.migrate import upgrade
 
@@ -144,19 +144,21 @@ def app_on_transaction(settings: Settings, catalog: Catalog, engine: Engine, db:
     """An app whose requests run inside the test's rolled-back transaction."""
     application = create_app(settings, catalog=catalog, engine=engine)
 
-    def test_session() -> Iterator[Session]:
+    async def test_session() -> AsyncIterator[Session]:
         # Like app.db.get_session: each request is its own unit (a savepoint here) that
         # is rolled back when the handler raises, inside the test's outer transaction.
         request_tx = db.begin_nested()
-        try:
-            yield db
-        except Exception:
-            if request_tx.is_active:
-                request_tx.rollback()
-            raise
-        else:
+
+        def commit() -> None:
             if request_tx.is_active:
                 request_tx.commit()
+
+        def rollback() -> None:
+            if request_tx.is_active:
+                request_tx.rollback()
+
+        async with request_unit(commit=commit, rollback=rollback):
+            yield db
 
     application.dependency_overrides[get_session] = test_session
     return application

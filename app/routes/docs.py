@@ -14,9 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from app.db import RequestUnitRoute
 from app.security import CSP
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=RequestUnitRoute)
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 
 

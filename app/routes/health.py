@@ -9,10 +9,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.db import RequestUnitRoute
 from app.deps import CatalogDep
 from app.errors import RETRY_AFTER
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=RequestUnitRoute)
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.datastructures import FormData
 
+from app.db import RequestUnitRoute
 from app.deps import (
     ApiUser,
     CatalogDep,
@@ -32,7 +33,7 @@ from app.templating import is_htmx, redirect, render
 router = html_router(tags=["tasks"])
 api = api_router()
 # The calendar feed is fetched by calendar apps: no session, no CSRF; the secret is the key.
-feeds = APIRouter(include_in_schema=False)
+feeds = APIRouter(include_in_schema=False, route_class=RequestUnitRoute)
 
 QUICK_STATUSES = ("doing", "done")  # the one-click changes offered on the list
 

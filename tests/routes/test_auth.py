@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 
 from app.catalog import Catalog
 from app.config import Settings
-from app.db import get_session
+from app.db import get_session, request_unit
 from app.main import SESSION_COOKIE, create_app
 from app.models import LoginFailure, Municipality, User
 from app.routes.auth import safe_next
@@ -366,14 +366,9 @@ def production_app(
     )
     application = create_app(settings, catalog=catalog, engine=engine)
 
-    def test_session() -> Iterator[Session]:
-        try:
+    async def test_session() -> AsyncIterator[Session]:
+        async with request_unit(commit=db.commit, rollback=db.rollback):
             yield db
-        except Exception:
-            db.rollback()
-            raise
-        else:
-            db.commit()
 
     application.dependency_overrides[get_session] = test_session
     return application
