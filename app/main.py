@@ -17,6 +17,7 @@ from app.errors import install as install_error_handlers
 from app.head import HeadAsGetMiddleware
 from app.routes import all_routers
 from app.security import SecurityHeadersMiddleware
+from app.templating import FRAGMENTS_MAX, FragmentCache
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Third-party assets kept out of the app package (Swagger UI for /docs).
@@ -46,6 +47,7 @@ def create_app(
     app.state.settings = settings
     app.state.catalog = catalog or load_catalog(settings.content_dir)
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.fragments = FragmentCache(max_entries=FRAGMENTS_MAX)
 
     app.add_middleware(
         SessionMiddleware,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
+from markupsafe import Markup
 from starlette.routing import Route
 
 from app.models.decision import OUTCOME_LABELS, VERDICT_LABELS
@@ -111,9 +114,62 @@ def with_query(path: str, **params: Any) -> str:
     return f"{path}?{query}" if query else path
 
 
+class FragmentCache:
+    """Rendered fragments by a key of everything they show, so an entry is never stale: a change
+    anywhere in the data makes another key. For the many rows of a page (현황판 rows, checklist
+    items) that stay the same between two requests; rendering them was most of a page's time.
+
+    In a template: ``{% call cached(key) %}…{% endcall %}``; a false key renders without the
+    cache (a row with an open panel or an error message). Keys must hold every value the body
+    reads that is not fixed for the process (templates and content files are read at start).
+    Least recently used entries go first; a key is small, an entry a few KB.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Markup] = OrderedDict()
+        self._lock = threading.Lock()  # pages render in the thread pool
+
+    def __call__(self, key: Hashable, *, caller: Callable[[], Markup]) -> Markup:
+        # The caller is the call block, already escaped (a Markup) by the autoescaping env.
+        if not key:
+            return caller()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        html = caller()
+        with self._lock:
+            self._entries[key] = html
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return html
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# 20,000 rows of 1–4 KB: at most about 60 MB per worker, reached only by that many distinct rows.
+FRAGMENTS_MAX = 20_000
+
+
+@pass_context
+def _cached(context: Mapping[str, Any], key: Hashable, *, caller: Callable[[], Markup]) -> Markup:
+    """The app's own cache (create_app): its catalog is part of what every fragment shows."""
+    request: Request | None = context.get("request")
+    cache: FragmentCache | None = getattr(request.app.state, "fragments", None) if request else None
+    return cache(key, caller=caller) if cache is not None else caller()
+
+
 templates = Jinja2Blocks(directory=str(TEMPLATE_DIR), context_processors=[_base_context])
 templates.env.globals["url_for"] = _url_for
 templates.env.globals["with_query"] = with_query
+templates.env.globals["cached"] = _cached
 templates.env.filters["kst"] = kst
 templates.env.filters["ymd"] = _ymd
 templates.env.filters["ago"] = ago

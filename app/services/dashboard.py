@@ -299,6 +299,9 @@ class Row:
     verdict: str
     consignment: Consignment
     decision: str | None
+    # What the row was made from (summary columns and the joined values): equal keys, equal rows.
+    # app.templating's fragment cache keys the rendered row by it.
+    render_key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def current_stage(self) -> StageKey | None:
@@ -383,7 +386,11 @@ def _to_row(r: Any, catalog: Catalog) -> Row:
         verdict=verdict,
         consignment=consignment,
         decision=ts.decision,
+        render_key=(*(getattr(ts, c) for c in _SUMMARY_COLUMNS), *r[1:]),
     )
+
+
+_SUMMARY_COLUMNS = tuple(TrackSummary.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
 def _totals(session: Session, q: _Query, f: Filters) -> Totals:

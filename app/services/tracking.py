@@ -221,6 +221,32 @@ class ItemRow:
     def version(self) -> int:
         return self.state.version if self.state else 0
 
+    @property
+    def render_key(self) -> tuple[Any, ...]:
+        """Everything the page's row shows but the item's content (fixed while the process runs),
+        for app.templating's fragment cache: equal keys, equal rows."""
+        state = tuple(getattr(self.state, c) for c in _STATE_FIELDS) if self.state else None
+        return (
+            self.stage,
+            self.key,
+            state,
+            self.updated_by,
+            self.verified_by,
+            self.assignee_name,
+            self.evidence_count,
+            self.comment_count,
+            self.can_edit,
+            self.can_verify,
+            self.can_request_changes,
+            self.can_unverify,
+            self.verifier_role,
+            self.overdue,
+            self.due_soon,
+        )
+
+
+_STATE_FIELDS = tuple(ItemState.__table__.columns.keys())  # type: ignore[attr-defined]
+
 
 @dataclass
 class TrackView:
