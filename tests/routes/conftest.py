@@ -9,14 +9,22 @@ import pytest
 from sqlmodel import Session
 
 from app.catalog import Catalog
+from app.catalog.schema import BusinessModel
 from app.config import Settings
 from app.services import decisions, evidence, readiness, tracking, verification
 from app.services.evidence import store_upload
 from tests.factories import World
+from tests.fixtures.tracking_helpers import hub
 from tests.routes import matrix_consultations, matrix_notifications, matrix_tasks
 from tests.routes.matrix import CENTER_ITEM, COOP_ITEM, MUNI_ITEM
 
 PARTS = (matrix_tasks, matrix_notifications, matrix_consultations)
+
+
+@pytest.fixture
+def model(catalog: Catalog) -> BusinessModel:
+    """The hub-facility model, which the route tests' tracks follow."""
+    return hub(catalog)
 
 
 @pytest.fixture

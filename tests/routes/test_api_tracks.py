@@ -23,7 +23,6 @@ from tests.fixtures.tracking_helpers import (
     change,
     event_count,
     events,
-    hub,
     start,
     state_of,
     verify,
@@ -59,11 +58,6 @@ def auth(db: Session, world: World) -> Headers:
         return {"Authorization": f"Bearer {tokens[who]}"}
 
     return headers
-
-
-@pytest.fixture
-def model(catalog: Catalog) -> BusinessModel:
-    return hub(catalog)
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from tests.fixtures.tracking_helpers import (
     MUNI_ITEM,
     add_evidence_link,
     change,
-    hub,
     start,
     verify,
 )
@@ -64,11 +63,6 @@ def test_the_least_recently_used_entry_goes_first() -> None:
 
 
 # --- pages -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def model(catalog: Catalog) -> BusinessModel:
-    return hub(catalog)
 
 
 @pytest.fixture

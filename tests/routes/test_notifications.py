@@ -17,16 +17,11 @@ from app.services import tracking
 from app.services.auth import create_token
 from app.services.demo import DEMO_PASSWORD, load_demo
 from tests.factories import World, login
-from tests.fixtures.tracking_helpers import CENTER_ITEM, COOP_ITEM, hub, start
+from tests.fixtures.tracking_helpers import CENTER_ITEM, COOP_ITEM, start
 
 HTMX = {"HX-Request": "true"}
 ROW_RE = re.compile(r'<li class="inbox__item( inbox__item--unread)?" id="notification-(\d+)">')
 BADGE_RE = re.compile(r'<a class="inbox-link[^"]*" id="inbox-link"[^>]*>')
-
-
-@pytest.fixture
-def model(catalog: Catalog) -> BusinessModel:
-    return hub(catalog)
 
 
 @pytest.fixture

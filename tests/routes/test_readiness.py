@@ -30,18 +30,12 @@ from tests.fixtures.tracking_helpers import (
     PDF,
     add_file,
     change,
-    hub,
     start,
     state_of,
     version_of,
 )
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def model(catalog: Catalog) -> BusinessModel:
-    return hub(catalog)
 
 
 @pytest.fixture

@@ -18,18 +18,12 @@ from tests.fixtures.tracking_helpers import (
     COOP_ITEM,
     add_evidence_link,
     change,
-    hub,
     start,
 )
 
 HTMX = {"HX-Request": "true"}
 PANEL_RE = re.compile(r'<div class="details-grid" id="panel-([a-z0-9-]+)">')
 PENDING_RE = re.compile(r'<div class="details-grid details-grid--pending" id="panel-([a-z0-9-]+)">')
-
-
-@pytest.fixture
-def model(catalog: Catalog) -> BusinessModel:
-    return hub(catalog)
 
 
 @pytest.fixture

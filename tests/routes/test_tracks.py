@@ -27,7 +27,6 @@ from tests.fixtures.tracking_helpers import (
     change,
     event_count,
     events,
-    hub,
     start,
     state_of,
     version_of,
@@ -46,11 +45,6 @@ LOGINS = {
     "admin": "admin",
 }
 ROW_RE = re.compile(r'<li class="trow trow--(\w+)" id="item-([a-z0-9-]+)">')
-
-
-@pytest.fixture
-def model(catalog: Catalog) -> BusinessModel:
-    return hub(catalog)
 
 
 @pytest.fixture
