@@ -344,15 +344,39 @@ class Page:
         return (self.page - 1) * PAGE_SIZE + 1
 
 
+# The summary columns a row reads, as plain columns: building 50 ORM objects a page cost more
+# than the statement. The stored overdue/due_soon are left out: the row's own are of today.
+_SUMMARY = TrackSummary.__table__  # type: ignore[attr-defined]
+_ROW_SUMMARY_COLUMNS = tuple(
+    c
+    for c in _SUMMARY.columns
+    if c.key
+    in {
+        "track_id",
+        *(f"{s}_{part}" for s in STAGE_ORDER for part in ("done", "applicable", "started")),
+        *(f"{r}_{part}" for r in LEAD_ROLES for part in ("done", "applicable")),
+        "consignment_applicable",
+        "consignment_done",
+        "consignment_verified",
+        "change_requests",
+        "awaiting_center",
+        "awaiting_municipality",
+        "last_activity_at",
+        "last_activity_role",
+        "decision",
+    }
+)
+
+
 def _row_columns(q: _Query) -> tuple[Any, ...]:
     return (
-        TrackSummary,
-        col(Track.model_key),
-        col(Cooperative.id),
-        col(Cooperative.name),
-        col(Municipality.sido),
-        col(Municipality.sigungu),
-        col(Municipality.name),
+        *_ROW_SUMMARY_COLUMNS,
+        col(Track.model_key).label("model_key"),
+        col(Cooperative.id).label("cooperative_id"),
+        col(Cooperative.name).label("cooperative"),
+        col(Municipality.sido).label("sido"),
+        col(Municipality.sigungu).label("sigungu"),
+        col(Municipality.name).label("municipality"),
         q.lead_open.label("lead_open"),
         q.overdue.label("overdue"),
         q.due_soon.label("due_soon"),
@@ -362,35 +386,32 @@ def _row_columns(q: _Query) -> tuple[Any, ...]:
 
 
 def _to_row(r: Any, catalog: Catalog) -> Row:
-    ts: TrackSummary = r[0]
-    model = catalog.model(r[1])
+    """A row of _row_columns (progress_of and readiness_of_summary read the summary's columns)."""
+    model = catalog.model(r.model_key)
     assert model is not None  # noqa: S101 - rows are limited to the catalog's models
-    verdict, consignment = readiness_of_summary(ts)
+    verdict, consignment = readiness_of_summary(r)
     return Row(
-        track_id=ts.track_id,
-        cooperative_id=r[2],
-        cooperative=r[3],
-        sido=r[4],
-        sigungu=r[5],
-        municipality=r[6],
+        track_id=r.track_id,
+        cooperative_id=r.cooperative_id,
+        cooperative=r.cooperative,
+        sido=r.sido,
+        sigungu=r.sigungu,
+        municipality=r.municipality,
         model=model,
-        progress=progress_of(ts),
+        progress=progress_of(r),
         lead_open=int(r.lead_open),
         overdue=int(r.overdue),
         due_soon=int(r.due_soon),
         awaiting=int(r.awaiting),
-        awaiting_by_role={"center": ts.awaiting_center, "municipality": ts.awaiting_municipality},
-        last_activity_at=ts.last_activity_at,
-        last_activity_role=ts.last_activity_role,
+        awaiting_by_role={"center": r.awaiting_center, "municipality": r.awaiting_municipality},
+        last_activity_at=r.last_activity_at,
+        last_activity_role=r.last_activity_role,
         stalled=bool(r.stalled),
         verdict=verdict,
         consignment=consignment,
-        decision=ts.decision,
-        render_key=(*(getattr(ts, c) for c in _SUMMARY_COLUMNS), *r[1:]),
+        decision=r.decision,
+        render_key=tuple(r),
     )
-
-
-_SUMMARY_COLUMNS = tuple(TrackSummary.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
 def _totals(session: Session, q: _Query, f: Filters) -> Totals:
