@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
 from app.catalog import Catalog
 from app.models import Cooperative, Notification, NotificationPreference, Track, User
 from app.models.base import utcnow
 from app.models.notify import NOTIFICATION_KINDS
+from app.models.user import ROLES
 from app.services.errors import FormError
 from app.services.notifications import dialect_insert
 from app.services.orgs import clean_email
 from app.services.principal import Principal
-from app.services.visibility import cooperative_scope
+from app.services.visibility import cooperative_scope, role_scope, scope_params
 
 INBOX_PAGE = 30
 # Short names for the inbox and the mail (the preferences page uses NOTIFICATION_KINDS' sentences).
@@ -39,10 +40,14 @@ KIND_TAGS: dict[str, str] = {
 }
 
 
-def _visible_to(principal: Principal) -> ColumnElement[bool]:
+def _visible_within(scope: ColumnElement[bool]) -> ColumnElement[bool]:
     """A notification (outer-joined with its Cooperative) the principal may still see: someone
     moved to another organization no longer reads what was said about their former cooperatives."""
-    return or_(col(Notification.cooperative_id).is_(None), cooperative_scope(principal))
+    return or_(col(Notification.cooperative_id).is_(None), scope)
+
+
+def _visible_to(principal: Principal) -> ColumnElement[bool]:
+    return _visible_within(cooperative_scope(principal))
 
 
 # --- listing and marking -------------------------------------------------------------------------
@@ -138,20 +143,29 @@ def unread_for_digest(*, session: Session, principal: Principal, catalog: Catalo
     return _rows(catalog, session.execute(stmt.order_by(col(Notification.id).desc())).all())
 
 
+def _unread_count_query(role: str) -> Any:
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .outerjoin(Cooperative, col(Cooperative.id) == col(Notification.cooperative_id))
+        .where(
+            col(Notification.user_id) == bindparam("user_id"),
+            col(Notification.read_at).is_(None),
+            _visible_within(role_scope(role)),
+        )
+    )
+
+
+# Built once per role: every full page counts the header's badge with it.
+_UNREAD_COUNT: dict[str, Any] = {role: _unread_count_query(role) for role in ROLES}
+
+
 def unread_count(*, session: Session, principal: Principal) -> int:
     """The header's badge: one statement, the same rows as the inbox's unread ones."""
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(Notification)
-            .outerjoin(Cooperative, col(Cooperative.id) == col(Notification.cooperative_id))
-            .where(
-                col(Notification.user_id) == principal.id,
-                col(Notification.read_at).is_(None),
-                _visible_to(principal),
-            )
-        ).scalar_one()
-    )
+    stmt = _UNREAD_COUNT.get(principal.role)
+    if stmt is None:
+        return 0
+    return int(session.execute(stmt, {"user_id": principal.id, **scope_params(principal)}).scalar_one())
 
 
 def inbox_row(

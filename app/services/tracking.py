@@ -22,12 +22,13 @@ from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
 from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track, User
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
+from app.models.user import ROLES
 from app.services import notifications
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
 from app.services.summary import DUE_SOON_DAYS, refresh_track, verifier_role
-from app.services.visibility import cooperative_scope
+from app.services.visibility import role_scope, scope_params
 
 KST = ZoneInfo("Asia/Seoul")
 MAX_NOTE = 5000
@@ -71,16 +72,23 @@ def can_verify(principal: Principal, item: Item, state: ItemState | None) -> boo
 # --- tracks ------------------------------------------------------------------------------------
 
 
+# One statement per role, built once: every track route looks its track up with it.
+_VISIBLE_TRACK: dict[str, Any] = {
+    role: select(Track, Cooperative)
+    .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
+    .where(col(Track.id) == bindparam("track_id"), role_scope(role))
+    for role in ROLES
+}
+
+
 def get_visible_track(
     *, session: Session, principal: Principal, track_id: int
 ) -> tuple[Track, Cooperative] | None:
     """The track with its cooperative, when the cooperative is visible to ``principal``."""
-    stmt = (
-        select(Track, Cooperative)
-        .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
-        .where(col(Track.id) == track_id, cooperative_scope(principal))
-    )
-    row = session.exec(stmt).first()
+    stmt = _VISIBLE_TRACK.get(principal.role)
+    if stmt is None:
+        return None
+    row = session.execute(stmt, {"track_id": track_id, **scope_params(principal)}).first()
     return (row[0], row[1]) if row else None
 
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from app.models import Cooperative
 from app.services.principal import Principal
-from app.services.visibility import get_visible_cooperative, visible_cooperatives
+from app.services.visibility import (
+    cooperative_scope,
+    get_visible_cooperative,
+    role_scope,
+    scope_params,
+    visible_cooperatives,
+)
 from tests.factories import World
 
 
@@ -88,3 +95,30 @@ def test_principal_without_organization_sees_nothing(
     coop_id = coops["a"].id
     assert coop_id is not None
     assert get_visible_cooperative(session=db, principal=nobody, cooperative_id=coop_id) is None
+
+
+@pytest.mark.parametrize("user_key", sorted(EXPECTED))
+def test_the_rule_built_once_per_role_sees_the_same(
+    db: Session, world: World, coops: dict[str, Cooperative], user_key: str
+) -> None:
+    """role_scope + scope_params (the statements built once per role) = cooperative_scope."""
+    principal = world.principal(db, user_key)
+    bound = set(
+        db.execute(
+            select(col(Cooperative.id)).where(role_scope(principal.role)), scope_params(principal)
+        ).scalars()
+    )
+    literal = set(db.execute(select(col(Cooperative.id)).where(cooperative_scope(principal))).scalars())
+    assert bound == literal == {coops[k].id for k in EXPECTED[user_key]}
+
+
+@pytest.mark.parametrize("role", ["coop", "center", "municipality", "nobody"])
+def test_without_an_organization_nobody_sees_anything(
+    db: Session, world: World, coops: dict[str, Cooperative], role: str
+) -> None:
+    lost = Principal(
+        id=0, login="lost", display_name="lost", role=role,
+        cooperative_id=None, center_id=None, municipality_id=None, org_name=None,
+    )  # fmt: skip
+    assert not db.execute(select(col(Cooperative.id)).where(role_scope(role)), scope_params(lost)).all()
+    assert not db.execute(select(col(Cooperative.id)).where(cooperative_scope(lost))).all()
