@@ -36,6 +36,7 @@ from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, Item, LeadRole, StageKey
+from app.db import read_plain
 from app.models import (
     ActivityWeek,
     AppMeta,
@@ -240,7 +241,7 @@ def refresh_track(
         session.execute(delete(TrackDueItem).where(col(TrackDueItem.track_id) == track_id))
         session.execute(delete(TrackSummary).where(col(TrackSummary.track_id) == track_id))
         return
-    rows = session.execute(_FACTS_WITH_DUE, {"track_id": track_id}).all()
+    rows = read_plain(session, _FACTS_WITH_DUE, {"track_id": track_id}).all()
     items = {r[1]: _facts(r[:7]) for r in rows}
     facts = compute_summary(model=model, items=items, last_activity=last_activity)
     _upsert_summary(session, summary_values(track_id, facts, now or utcnow()))

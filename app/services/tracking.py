@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
+from app.db import read_plain
 from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track, User
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
@@ -328,9 +329,9 @@ def state_rows(*, session: Session, track_id: int, item_key: str | None = None) 
     """Item key → its stored state as a row of plain columns (``verified_by``: the verifier's name),
     for one track or one of its items, in one query."""
     if item_key is None:
-        rows = session.execute(_STATE_COLUMNS, {"track_id": track_id}).all()
+        rows = read_plain(session, _STATE_COLUMNS, {"track_id": track_id}).all()
     else:
-        rows = session.execute(_STATE_COLUMNS_ONE, {"track_id": track_id, "item_key": item_key}).all()
+        rows = read_plain(session, _STATE_COLUMNS_ONE, {"track_id": track_id, "item_key": item_key}).all()
     return {r.item_key: r for r in rows}
 
 
@@ -346,7 +347,7 @@ def _panel_counts(session: Session, track_id: int) -> dict[tuple[str, str], int]
         .where(col(Comment.track_id) == track_id)
         .group_by(col(Comment.item_key))
     )
-    return {(kind, key): int(n) for kind, key, n in session.execute(union_all(evidence, comments)).all()}
+    return {(kind, key): int(n) for kind, key, n in read_plain(session, union_all(evidence, comments)).all()}
 
 
 def load_track_view(
