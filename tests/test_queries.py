@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.catalog import Catalog
 from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track
@@ -28,7 +28,9 @@ from tests.fixtures.tracking_helpers import HUB, hub
 # on every full page of a signed-in user.
 # -1 (issue 10): item panels load when opened; the rows count evidence and comments in one
 # statement instead of loading them. An open panel adds its evidence and its comments.
-TRACK_PAGE_STATEMENTS = {"sqlite": 9, "postgresql": 9}
+# -1 (issue 10, later): the people who may be assigned are read only for an open panel or for an
+# assigned item's name.
+TRACK_PAGE_STATEMENTS = {"sqlite": 8, "postgresql": 8}
 OPEN_PANEL_STATEMENTS = {"sqlite": 11, "postgresql": 11}
 # +1 since the list is paged: a count(*) for the pager.
 # -1 since the list reads each track's stored summary (progress and flags in one statement).
@@ -150,6 +152,14 @@ def test_the_track_page_query_count_does_not_grow_with_rows(
     big_open = statements_for(client, engine, f"/tracks/{big.id}?open={key}")
     assert client.get(f"/tracks/{big.id}?open={key}").text.count("증빙2.pdf") == 1  # its rows rendered
     assert len(small_open) == len(big_open) == OPEN_PANEL_STATEMENTS[backend], "\n".join(big_open)
+
+    # An item assigned to a person: their name is read with the people (one statement more).
+    state = db.exec(select(ItemState).where(ItemState.track_id == big.id, ItemState.item_key == key)).one()
+    state.assignee_id = world.users["coop_b"].id
+    db.flush()
+    assigned = statements_for(client, engine, f"/tracks/{big.id}")
+    assert len(assigned) == TRACK_PAGE_STATEMENTS[backend] + 1, "\n".join(assigned)
+    assert '<span class="assignee">담당 coop-b</span>' in client.get(f"/tracks/{big.id}").text
 
 
 def test_the_cooperative_list_query_count_does_not_grow_with_cooperatives(

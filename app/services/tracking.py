@@ -388,7 +388,10 @@ def load_track_view(
     evidence = session.exec(evidence_stmt).all() if panels is None or panels else []
     comments = session.exec(comments_stmt).all() if panels is None or panels else []
     today = today_kst(now)
-    people = assignable_people(session=session, cooperative=cooperative)
+    # The people are needed for an open panel's 담당자 choices and for the names of assigned
+    # items; a page with neither (most pages: panels load on demand) does without the query.
+    wanted = panels is None or bool(panels) or any(s.assignee_id is not None for s, _, _ in states.values())
+    people = assignable_people(session=session, cooperative=cooperative) if wanted else []
     names = {p.id: p.name for p in people}
 
     def make_row(stage: StageKey, item: Item | None, key: str) -> ItemRow:
