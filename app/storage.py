@@ -16,12 +16,14 @@ import re
 import stat
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
@@ -69,8 +71,8 @@ class Storage(Protocol):
         """The size of each of ``names`` that is stored (missing ones are absent)."""
         ...
 
-    def read(self, name: str) -> Iterator[bytes]:
-        """The stored bytes, chunk by chunk."""
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """The stored bytes from ``start`` up to ``stop`` (the end when None), chunk by chunk."""
         ...
 
 
@@ -130,9 +132,16 @@ class LocalStorage:
                 found[name] = st.st_size
         return found
 
-    def read(self, name: str) -> Iterator[bytes]:
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         with self._path(name).open("rb") as f:
-            while chunk := f.read(CHUNK):
+            f.seek(start)
+            left = None if stop is None else stop - start
+            while left is None or left > 0:
+                chunk = f.read(CHUNK if left is None else min(CHUNK, left))
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
                 yield chunk
 
 
@@ -191,16 +200,23 @@ class DatabaseStorage:
                 found.update({name: int(size) for name, size in rows})
         return found
 
-    def read(self, name: str) -> Iterator[bytes]:
-        seq = 0
-        while True:
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        # Every chunk but the last is CHUNK long: a range starts at its chunk, not at the first.
+        seq, skip = divmod(start, CHUNK)
+        left = None if stop is None else stop - start
+        while left is None or left > 0:
             with self.engine.connect() as conn:
                 data = conn.execute(
                     select(CHUNKS.c.data).where(CHUNKS.c.name == name, CHUNKS.c.seq == seq)
                 ).scalar_one_or_none()
             if data is None:
                 return
-            yield bytes(data)
+            piece = bytes(data)[skip:] if left is None else bytes(data)[skip : skip + left]
+            skip = 0
+            if left is not None:
+                left -= len(piece)
+            if piece:
+                yield piece
             seq += 1
 
 
@@ -220,10 +236,22 @@ def request_storage(request: Request) -> Storage:
 
 
 def download(
-    storage: Storage, name: str, *, filename: str, content_type: str, missing: str
-) -> StreamingResponse:
+    storage: Storage,
+    name: str,
+    *,
+    filename: str,
+    content_type: str,
+    missing: str,
+    request: Request,
+    modified: datetime | None = None,
+) -> Response:
     """A stored file as a download: always an attachment with our own content type, never
-    rendered inline by the browser; 404 with ``missing`` when the bytes are not there."""
+    rendered inline by the browser; 404 with ``missing`` when the bytes are not there.
+
+    One byte range is served (206) so that an interrupted download of a large file resumes
+    where it stopped; stored files never change, so their name is a strong ETag and If-Range
+    can trust it. Several ranges in one request get the whole file (RFC 9110 allows that).
+    """
     size = storage.sizes([name]).get(name) if name else None
     if size is None:
         raise HTTPException(status_code=404, detail=missing)
@@ -233,16 +261,59 @@ def download(
         if quoted == filename
         else f"attachment; filename*=utf-8''{quoted}"
     )
-    return StreamingResponse(
-        storage.read(name),
-        media_type=content_type,
-        headers={
-            "Content-Disposition": disposition,
-            "Content-Length": str(size),
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    etag = f'"{name}"'
+    headers = {
+        "Content-Disposition": disposition,
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "private, no-store",
+        "Accept-Ranges": "bytes",
+        "ETag": etag,
+    }
+    if modified is not None:
+        headers["Last-Modified"] = format_datetime(modified.astimezone(UTC), usegmt=True)
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if wanted is not None and (if_range is None or if_range in (etag, headers.get("Last-Modified"))):
+        span = byte_range(wanted, size)
+        if span == UNSATISFIABLE:
+            raise HTTPException(
+                status_code=416,
+                detail=f"요청한 범위가 파일 크기({size}바이트)를 벗어났습니다.",
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+        if span is not None:
+            first, last = span
+            headers |= {
+                "Content-Range": f"bytes {first}-{last}/{size}",
+                "Content-Length": str(last - first + 1),
+            }
+            return StreamingResponse(
+                storage.read(name, first, last + 1), status_code=206, media_type=content_type, headers=headers
+            )
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(storage.read(name), media_type=content_type, headers=headers)
+
+
+UNSATISFIABLE = (-1, -1)
+_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The one range a Range header asks for, as (first, last) byte within ``size``;
+    UNSATISFIABLE when it lies past the end; None when it is not one well-formed byte range
+    (then the whole file is sent, as for no header at all)."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or not (match[1] or match[2]):
+        return None
+    if not match[1]:  # "-N": the last N bytes
+        n = int(match[2])
+        return UNSATISFIABLE if n == 0 or size == 0 else (max(0, size - n), size - 1)
+    first = int(match[1])
+    if match[2] and int(match[2]) < first:
+        return None
+    if first >= size:
+        return UNSATISFIABLE
+    return first, min(int(match[2]), size - 1) if match[2] else size - 1
 
 
 # --- `maeul storage copy` -----------------------------------------------------------------

@@ -246,3 +246,67 @@ def test_local_storage_refuses_names_that_are_not_ours(tmp_path: Path) -> None:
     assert storage.sizes(["ok", "../ok", "", ".hidden", "a/b"]) == {"ok": 1}
     with pytest.raises(ValueError, match="not a stored file name"):
         list(storage.read("../etc/passwd"))
+
+
+# --- byte ranges: a large download resumes where it stopped --------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["local", "database"])
+def test_a_download_serves_one_byte_range_from_either_storage(
+    live: Live, catalog: Catalog, kind: str
+) -> None:
+    settings = live.settings.model_copy(update={"storage": kind})
+    tid = live.track_id
+    with TestClient(create_app(settings, catalog=catalog, engine=live.engine)) as client:
+        csrf = login(client, "coop-a")
+        r = client.post(
+            f"/tracks/{tid}/items/{COOP_ITEM}/evidence",
+            data={"csrf_token": csrf},
+            files={"file": ("회의록.pdf", BIG, "application/pdf")},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        with Session(live.engine) as s:
+            ev = s.exec(select(Evidence).where(Evidence.track_id == tid)).one()
+        url, size = f"/tracks/{tid}/evidence/{ev.id}", len(BIG)
+
+        whole = client.get(url)
+        assert whole.status_code == 200 and whole.content == BIG
+        assert whole.headers["accept-ranges"] == "bytes"
+        etag, modified = whole.headers["etag"], whole.headers["last-modified"]
+        assert etag == f'"{ev.stored_name}"' and modified.endswith(" GMT")
+
+        def part(spec: str, **headers: str) -> Any:
+            return client.get(url, headers={"Range": spec, **headers})
+
+        boundary = 256 * 1024  # a database chunk ends here
+        for spec, first, last in [
+            ("bytes=0-99", 0, 99),
+            (f"bytes={boundary - 10}-{boundary + 10}", boundary - 10, boundary + 10),  # across two chunks
+            (f"bytes={2 * boundary + 5}-", 2 * boundary + 5, size - 1),  # to the end
+            ("bytes=-500", size - 500, size - 1),  # the last 500 bytes
+            (f"bytes=100-{size * 10}", 100, size - 1),  # past the end: up to the end
+        ]:
+            r = part(spec)
+            assert r.status_code == 206, spec
+            assert r.content == BIG[first : last + 1], spec
+            assert r.headers["content-range"] == f"bytes {first}-{last}/{size}", spec
+            assert r.headers["content-length"] == str(last - first + 1), spec
+
+        # A download resumed in three pieces is the file.
+        pieces = [part("bytes=0-299999"), part("bytes=300000-599999"), part("bytes=600000-")]
+        assert b"".join(p.content for p in pieces) == BIG
+
+        r = part(f"bytes={size}-")
+        assert r.status_code == 416
+        assert r.headers["content-range"] == f"bytes */{size}"
+        assert "요청한 범위가 파일 크기" in r.text
+        for ignored in ["bytes=0-1,5-6", "bytes=abc", "bytes=9-3", "items=0-9"]:  # the whole file
+            r = part(ignored)
+            assert (r.status_code, r.content) == (200, BIG), ignored
+
+        # If-Range: the piece only while the file is the one the client has (our names never change).
+        assert part("bytes=0-9", **{"If-Range": etag}).status_code == 206
+        assert part("bytes=0-9", **{"If-Range": modified}).status_code == 206
+        other = part("bytes=0-9", **{"If-Range": '"something-else"'})
+        assert (other.status_code, other.content) == (200, BIG)

@@ -228,6 +228,8 @@ def decision_document(
         filename=decision.document_name,
         content_type=decision.document_content_type,
         missing="결정 문서가 없습니다.",
+        request=request,
+        modified=decision.created_at,
     )
 
 

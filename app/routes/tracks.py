@@ -459,6 +459,8 @@ def download_evidence(
         filename=evidence.title,
         content_type=evidence.content_type,
         missing="증빙 파일이 저장소에 없습니다. 관리자에게 문의하세요.",
+        request=request,
+        modified=evidence.created_at,
     )
 
 
