@@ -40,6 +40,7 @@ from app.db import transaction
 from app.models import Track
 from app.services.evidence import add_file
 from app.services.principal import load_principal
+from app.storage import LocalStorage
 from bench.measure import Stats
 
 PDF_TARGET_S = 2.0
@@ -90,7 +91,7 @@ def add_bundle_files(engine: Any, catalog: Any, *, track_id: int, user_id: int, 
                 item_key=keys[n % len(keys)],
                 filename=f"증빙 스캔 {n + 1:02d}.pdf",
                 stream=io.BytesIO(body),
-                upload_dir=upload_dir,
+                storage=LocalStorage(upload_dir),
                 max_bytes=size + 1,
             )
     return BUNDLE_FILES

@@ -31,7 +31,7 @@ from tests.factories import make_world
 MINUTES = b"%PDF-1.4 minutes" + bytes(range(256)) * 2048  # 512 KiB: several database chunks
 
 
-def _seed(engine: Engine, catalog: Catalog, uploads: Path, storage: Storage | None = None) -> None:
+def _seed(engine: Engine, catalog: Catalog, storage: Storage) -> None:
     with transaction(engine) as s:
         world = make_world(s)
         coop, gov, center = (world.principal(s, k) for k in ("coop_a", "municipality", "center"))
@@ -49,7 +49,7 @@ def _seed(engine: Engine, catalog: Catalog, uploads: Path, storage: Storage | No
         )
         evidence.add_file(
             session=s, principal=coop, track=t, model=model, item_key="manual", filename="회의록.pdf",
-            stream=io.BytesIO(MINUTES), upload_dir=uploads, storage=storage, max_bytes=1_000_000,
+            stream=io.BytesIO(MINUTES), storage=storage, max_bytes=1_000_000,
         )  # fmt: skip
         tracking.update_item(
             session=s, principal=gov, track=t, model=model, item_key="management-method", version=0,
@@ -126,13 +126,13 @@ def test_round_trip_sqlite_postgresql_sqlite(
     uploads = [tmp_path / f"uploads{i}" for i in range(3)]
     engines = [make_engine(u) for u in urls]
     try:
-        _seed(engines[0], catalog, uploads[0])
+        _seed(engines[0], catalog, LocalStorage(uploads[0]))
         views = []
         for i, engine in enumerate(engines):
             if i:
-                restore(engine=engine, upload_dir=uploads[i], source=tmp_path / f"b{i - 1}.zip")
+                restore(engine=engine, storage=LocalStorage(uploads[i]), source=tmp_path / f"b{i - 1}.zip")
             views.append(_api_view(engine, settings.model_copy(update={"upload_dir": uploads[i]}), catalog))
-            backup(engine=engine, upload_dir=uploads[i], target=tmp_path / f"b{i}.zip")
+            backup(engine=engine, storage=LocalStorage(uploads[i]), target=tmp_path / f"b{i}.zip")
         assert views[1] == views[0]
         assert views[2] == views[0]
         # The evidence file came along, byte for byte, and new rows get new ids after restore.
@@ -156,13 +156,13 @@ def test_refusals_are_clear_and_change_nothing(
     src, dst = _fresh(fresh_database_url, "sqlite"), _fresh(fresh_database_url, "sqlite")
     source, target = make_engine(src), make_engine(dst)
     try:
-        _seed(source, catalog, tmp_path / "up")
+        _seed(source, catalog, LocalStorage(tmp_path / "up"))
         archive = tmp_path / "b.zip"
-        backup(engine=source, upload_dir=tmp_path / "up", target=archive)
+        backup(engine=source, storage=LocalStorage(tmp_path / "up"), target=archive)
         with pytest.raises(BackupError, match="already exists"):
-            backup(engine=source, upload_dir=tmp_path / "up", target=archive)
+            backup(engine=source, storage=LocalStorage(tmp_path / "up"), target=archive)
         with pytest.raises(BackupError, match="not empty"):
-            restore(engine=source, upload_dir=tmp_path / "up2", source=archive)
+            restore(engine=source, storage=LocalStorage(tmp_path / "up2"), source=archive)
         # A backup from a newer version: a schema revision this code does not know.
         newer = tmp_path / "newer.zip"
         with zipfile.ZipFile(archive) as z, zipfile.ZipFile(newer, "w") as out:
@@ -174,15 +174,15 @@ def test_refusals_are_clear_and_change_nothing(
                     data = json.dumps(m).encode()
                 out.writestr(item, data)
         with pytest.raises(BackupError, match="newer than this version knows"):
-            restore(engine=target, upload_dir=tmp_path / "up3", source=newer)
+            restore(engine=target, storage=LocalStorage(tmp_path / "up3"), source=newer)
         not_zip = tmp_path / "x.zip"
         not_zip.write_bytes(b"hello")
         with pytest.raises(BackupError, match="not a maeul backup"):
-            restore(engine=target, upload_dir=tmp_path / "up3", source=not_zip)
+            restore(engine=target, storage=LocalStorage(tmp_path / "up3"), source=not_zip)
         with target.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM event")).scalar_one() == 0
         # And the real one loads.
-        restore(engine=target, upload_dir=tmp_path / "up3", source=archive)
+        restore(engine=target, storage=LocalStorage(tmp_path / "up3"), source=archive)
         with Session(target) as s:
             assert len(s.exec(select(Event)).all()) > 0
     finally:
@@ -199,7 +199,7 @@ def test_database_storage_travels_as_files_and_restores_into_either_storage(
     engines = [make_engine(u) for u in urls]
     try:
         source = DatabaseStorage(engines[0])
-        _seed(engines[0], catalog, tmp_path / "never-used", storage=source)
+        _seed(engines[0], catalog, source)
         assert not (tmp_path / "never-used").exists()
         archive = tmp_path / "b.zip"
         m = backup(engine=engines[0], storage=source, target=archive)
@@ -229,13 +229,13 @@ def test_a_restore_that_cannot_store_its_files_leaves_nothing(
     src, dst = _fresh(fresh_database_url, "sqlite"), _fresh(fresh_database_url, "sqlite")
     source, target = make_engine(src), make_engine(dst)
     try:
-        _seed(source, catalog, tmp_path / "up")
+        _seed(source, catalog, LocalStorage(tmp_path / "up"))
         archive = tmp_path / "b.zip"
-        backup(engine=source, upload_dir=tmp_path / "up", target=archive)
+        backup(engine=source, storage=LocalStorage(tmp_path / "up"), target=archive)
         blocker = tmp_path / "blocker"
         blocker.write_bytes(b"not a folder")
         with pytest.raises(BackupError, match="could not store files/"):
-            restore(engine=target, upload_dir=blocker, source=archive)
+            restore(engine=target, storage=LocalStorage(blocker), source=archive)
         with target.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM event")).scalar_one() == 0
     finally:

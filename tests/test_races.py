@@ -22,6 +22,7 @@ from app.services import evidence, tracking
 from app.services.auth import MAX_FAILURES, InvalidCredentialsError, LoginLockedError, authenticate
 from app.services.errors import NotFoundError
 from app.services.principal import load_principal
+from app.storage import LocalStorage
 from tests.factories import make_world
 
 ATTEMPTS = 30
@@ -99,7 +100,7 @@ def test_parallel_removals_of_one_file_log_one_event(
             item_key="operating-plan",
             filename="회의록.pdf",
             stream=io.BytesIO(b"%PDF-1.4 x"),
-            upload_dir=tmp_path,
+            storage=LocalStorage(tmp_path),
             max_bytes=1024 * 1024,
         )
         ids = (track.id, ev.id)
@@ -140,7 +141,7 @@ def test_a_rolled_back_upload_leaves_no_file(committed: Engine, catalog: Catalog
             item_key="operating-plan",
             filename="회의록.pdf",
             stream=io.BytesIO(b"%PDF-1.4 x"),
-            upload_dir=tmp_path,
+            storage=LocalStorage(tmp_path),
             max_bytes=1024 * 1024,
         )
         assert len(list(tmp_path.iterdir())) == 1  # written…

@@ -157,11 +157,15 @@ def _seed_local(live: Live, catalog: Catalog, folder: Path) -> dict[str, bytes]:
         for filename, body in bodies:
             ev = evidence.add_file(
                 session=s, principal=coop, track=track, model=model, item_key=COOP_ITEM, filename=filename,
-                stream=io.BytesIO(body), upload_dir=folder, max_bytes=10 << 20,
+                stream=io.BytesIO(body), storage=LocalStorage(folder), max_bytes=10 << 20,
             )  # fmt: skip
             names[ev.stored_name] = body
         document = store_upload(
-            session=s, filename="결정문.pdf", stream=io.BytesIO(PDF), upload_dir=folder, max_bytes=10 << 20
+            session=s,
+            filename="결정문.pdf",
+            stream=io.BytesIO(PDF),
+            storage=LocalStorage(folder),
+            max_bytes=10 << 20,
         )
         names[document.stored_name] = PDF
         report = readiness.load_report(

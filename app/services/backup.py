@@ -30,7 +30,7 @@ import app.models  # noqa: F401 - registers every table on the metadata
 from app.db import transaction
 from app.migrate import alembic_config
 from app.services.synthetic import bulk_insert, move_sequences
-from app.storage import LocalStorage, Storage, StorageError
+from app.storage import Storage, StorageError
 
 FORMAT = 1
 # Files stored in the database (MAEUL_STORAGE=database) travel as files/, not as rows.
@@ -96,24 +96,14 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _storage(storage: Storage | None, upload_dir: Path | None) -> Storage:
-    if storage is not None:
-        return storage
-    if upload_dir is None:
-        raise TypeError("give a storage or an upload_dir")
-    return LocalStorage(upload_dir)
-
-
-def backup(
-    *, engine: Engine, target: Path, storage: Storage | None = None, upload_dir: Path | None = None
-) -> Manifest:
+def backup(*, engine: Engine, target: Path, storage: Storage) -> Manifest:
     """Write the archive to ``target`` (a new file; an existing one is refused). The files come
-    from ``storage`` (or the folder ``upload_dir``)."""
+    from ``storage``."""
     if target.exists():
         raise BackupError(f"{target} already exists: choose a new file name")
     tmp = target.with_name(target.name + ".partial")
     try:
-        manifest = _write(engine, _storage(storage, upload_dir), tmp)
+        manifest = _write(engine, storage, tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave half an archive behind
         raise
@@ -169,12 +159,9 @@ def _lines(z: zipfile.ZipFile, name: str) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def restore(
-    *, engine: Engine, source: Path, storage: Storage | None = None, upload_dir: Path | None = None
-) -> Manifest:
+def restore(*, engine: Engine, source: Path, storage: Storage) -> Manifest:
     """Load the archive into an empty database at the same schema revision, in one transaction,
-    and its files into ``storage`` (or the folder ``upload_dir``); a failure leaves neither."""
-    storage = _storage(storage, upload_dir)
+    and its files into ``storage``; a failure leaves neither."""
     if not source.is_file():
         raise BackupError(f"{source} does not exist")
     try:

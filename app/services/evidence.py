@@ -19,7 +19,7 @@ from app.services.errors import ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.tracking import _item_or_404, append_event, can_edit_item
 from app.services.verification import current_evidence_count
-from app.storage import LocalStorage, Storage
+from app.storage import Storage
 
 CHUNK = 1024 * 1024
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy Office and HWP 5 compound files
@@ -82,12 +82,11 @@ def store_upload(
     filename: str,
     stream: BinaryIO,
     max_bytes: int,
-    storage: Storage | None = None,
-    upload_dir: Path | None = None,
+    storage: Storage,
     field: str = "file",
 ) -> StoredFile:
-    """Check type (extension and leading bytes) and size while copying into ``storage`` (or the
-    folder ``upload_dir``); nothing is kept on error, nor if the transaction rolls back.
+    """Check type (extension and leading bytes) and size while copying into ``storage``;
+    nothing is kept on error, nor if the transaction rolls back.
     Raises StorageError when the bytes cannot be stored (disk full, no permission)."""
     # Bidirectional controls go: "invoice\u202Efdp.exe" would show as "invoiceexe.pdf".
     name = strip_bidi(Path(filename or "").name).strip()
@@ -104,10 +103,6 @@ def store_upload(
     ):
         raise FormError({field: f"'{name}'의 내용이 확장자({Path(name).suffix})와 맞지 않습니다."})
 
-    if storage is None:  # a folder given directly is local storage
-        if upload_dir is None:
-            raise TypeError("store_upload needs a storage or an upload_dir")
-        storage = LocalStorage(upload_dir)
     stored = secrets.token_hex(16)
     written = storage.write(
         session=session, name=stored, chunks=_within_limit(head, stream, max_bytes, field)
@@ -139,8 +134,7 @@ def add_file(
     filename: str,
     stream: BinaryIO,
     max_bytes: int,
-    storage: Storage | None = None,
-    upload_dir: Path | None = None,
+    storage: Storage,
     now: datetime | None = None,
 ) -> Evidence:
     _guard_edit(principal, model, item_key)
@@ -150,7 +144,6 @@ def add_file(
         stream=stream,
         max_bytes=max_bytes,
         storage=storage,
-        upload_dir=upload_dir,
     )
     return _record(
         session,

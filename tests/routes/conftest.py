@@ -13,6 +13,7 @@ from app.catalog.schema import BusinessModel
 from app.config import Settings
 from app.services import decisions, evidence, readiness, tracking, verification
 from app.services.evidence import store_upload
+from app.storage import LocalStorage
 from tests.factories import World
 from tests.fixtures.tracking_helpers import hub
 from tests.routes import matrix_consultations, matrix_notifications, matrix_tasks
@@ -84,7 +85,7 @@ def tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> 
             session=db,
             filename="결정문.pdf",
             stream=io.BytesIO(b"%PDF-1.4 decision"),
-            upload_dir=settings.upload_dir,
+            storage=LocalStorage(settings.upload_dir),
             max_bytes=settings.max_upload_bytes,
         ),
         today=date(2026, 11, 23),
@@ -100,7 +101,7 @@ def tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> 
         item_key=COOP_ITEM,
         filename="회의록.pdf",
         stream=io.BytesIO(b"%PDF-1.4 minimal"),
-        upload_dir=settings.upload_dir,
+        storage=LocalStorage(settings.upload_dir),
         max_bytes=settings.max_upload_bytes,
     )
     return world

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from app.models import Comment, Consultation, Decision, Event, Evidence, ItemState, Notification, User
 from app.services.auth import create_token
+from app.storage import LocalStorage
 from tests.factories import World, login
 from tests.routes.test_permissions import MATRIX, WHO, _flatten, _path
 
@@ -189,7 +190,7 @@ def test_file_names_lose_their_bidirectional_controls(tmp_path: Any, db: Session
         session=db,
         filename="invoice\u202efdp.exe.pdf",
         stream=io.BytesIO(b"%PDF-1.4 minimal"),
-        upload_dir=tmp_path,
+        storage=LocalStorage(tmp_path),
         max_bytes=1_000_000,
     )
     assert stored.name == "invoicefdp.exe.pdf"

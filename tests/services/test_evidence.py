@@ -145,7 +145,7 @@ def test_a_file_over_the_limit_is_refused_and_removed(
             item_key=COOP_ITEM,
             filename="큰파일.pdf",
             stream=io.BytesIO(PDF + b"\x00" * (limit + 1 - len(PDF))),
-            upload_dir=settings.upload_dir,
+            storage=LocalStorage(settings.upload_dir),
             max_bytes=limit,
         )
     assert "파일이 너무 큽니다" in exc.value.errors["file"]
@@ -165,7 +165,7 @@ def test_a_file_exactly_at_the_limit_is_accepted(
         item_key=COOP_ITEM,
         filename="딱맞음.pdf",
         stream=io.BytesIO(PDF + b"\x00" * (limit - len(PDF))),
-        upload_dir=settings.upload_dir,
+        storage=LocalStorage(settings.upload_dir),
         max_bytes=limit,
     )
     assert ev.size == limit
@@ -614,7 +614,7 @@ def test_a_host_file_size_limit_mid_file_leaves_no_partial_file(
                 item_key=COOP_ITEM,
                 filename="큰파일.pdf",
                 stream=io.BytesIO(BIG),
-                upload_dir=settings.upload_dir,
+                storage=LocalStorage(settings.upload_dir),
                 max_bytes=settings.max_upload_bytes,
             )
     finally:
