@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -17,7 +18,7 @@ from app.errors import install as install_error_handlers
 from app.head import HeadAsGetMiddleware
 from app.routes import all_routers
 from app.security import SecurityHeadersMiddleware
-from app.templating import FRAGMENTS_MAX, FragmentCache
+from app.templating import FRAGMENTS_MAX, PAGES_MAX, RenderCache
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Third-party assets kept out of the app package (Swagger UI for /docs).
@@ -47,7 +48,8 @@ def create_app(
     app.state.settings = settings
     app.state.catalog = catalog or load_catalog(settings.content_dir)
     app.state.engine = engine or make_engine(settings.database_url)
-    app.state.fragments = FragmentCache(max_entries=FRAGMENTS_MAX)
+    app.state.fragments = RenderCache[Markup](max_entries=FRAGMENTS_MAX)
+    app.state.pages = RenderCache[tuple[bytes, dict[str, str]]](max_entries=PAGES_MAX)
 
     app.add_middleware(
         SessionMiddleware,

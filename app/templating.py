@@ -8,12 +8,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
@@ -26,6 +26,7 @@ from app.models.tracking import ACTION_LABELS, FIELD_LABELS, STATUS_LABELS
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 KST = ZoneInfo("Asia/Seoul")
+V = TypeVar("V")
 
 
 def _base_context(request: Request) -> dict[str, Any]:
@@ -114,37 +115,46 @@ def with_query(path: str, **params: Any) -> str:
     return f"{path}?{query}" if query else path
 
 
-class FragmentCache:
-    """Rendered fragments by a key of everything they show, so an entry is never stale: a change
-    anywhere in the data makes another key. For the many rows of a page (현황판 rows, checklist
-    items) that stay the same between two requests; rendering them was most of a page's time.
+class RenderCache(Generic[V]):
+    """Rendered output by a key of everything it shows, so an entry is never stale: a change
+    anywhere in the data makes another key. Least recently used entries go first.
 
-    In a template: ``{% call cached(key) %}…{% endcall %}``; a false key renders without the
-    cache (a row with an open panel or an error message). Keys must hold every value the body
-    reads that is not fixed for the process (templates and content files are read at start).
-    Least recently used entries go first; a key is small, an entry a few KB.
+    Two per app (create_app; its catalog is part of everything shown): ``fragments`` for the
+    many rows of a page that stay the same between requests (현황판 rows, checklist items;
+    rendering them was most of a page's time), ``pages`` for whole answers keyed by their data's
+    revision (cached_page). Keys must hold every value the output reads that is not fixed for
+    the process (templates and content files are read at start).
     """
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Markup] = OrderedDict()
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()  # pages render in the thread pool
 
-    def __call__(self, key: Hashable, *, caller: Callable[[], Markup]) -> Markup:
-        # The caller is the call block, already escaped (a Markup) by the autoescaping env.
-        if not key:
-            return caller()
+    def get(self, key: Hashable) -> V | None:
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
-                return found
-        html = caller()
+            return found
+
+    def put(self, key: Hashable, value: V) -> None:
         with self._lock:
-            self._entries[key] = html
+            self._entries[key] = value
+            self._entries.move_to_end(key)
             if len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-        return html
+
+    def __call__(self, key: Hashable, *, caller: Callable[[], V]) -> V:
+        """In a template: ``{% call cached(key) %}…{% endcall %}``; a false key renders without
+        the cache (a row with an open panel or an error message)."""
+        if not key:
+            return caller()
+        found = self.get(key)
+        if found is None:
+            found = caller()  # the call block, already escaped (a Markup) by the environment
+            self.put(key, found)
+        return found
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -156,13 +166,43 @@ class FragmentCache:
 
 # 20,000 rows of 1–4 KB: at most about 60 MB per worker, reached only by that many distinct rows.
 FRAGMENTS_MAX = 20_000
+# Whole pages of up to ~50 KB, one per page, viewer and session: at most about 25 MB per worker.
+PAGES_MAX = 500
+
+
+def cached_page(request: Request, key: Hashable, build: Callable[[], Response]) -> Response:
+    """The answer ``build`` makes, from the app's page cache when it was made before for ``key``.
+
+    ``key`` must change with everything the answer shows (today too, where dates count); the
+    viewer's part (who they are, their 알림 count, their session's CSRF token) and whether it is an
+    HTMX swap are added here. Only 200s are kept.
+    """
+    pages: RenderCache[tuple[bytes, dict[str, str]]] | None = getattr(request.app.state, "pages", None)
+    if pages is None:
+        return build()
+    full_key = (
+        key,
+        getattr(request.state, "user", None),
+        getattr(request.state, "unread_count", None),
+        getattr(request.state, "csrf_token", ""),
+        is_htmx(request),
+    )
+    found = pages.get(full_key)
+    if found is not None:
+        body, headers = found
+        return Response(body, headers=headers)
+    response = build()
+    if response.status_code == 200 and not isinstance(response, StreamingResponse):
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        pages.put(full_key, (bytes(response.body), headers))
+    return response
 
 
 @pass_context
 def _cached(context: Mapping[str, Any], key: Hashable, *, caller: Callable[[], Markup]) -> Markup:
     """The app's own cache (create_app): its catalog is part of what every fragment shows."""
     request: Request | None = context.get("request")
-    cache: FragmentCache | None = getattr(request.app.state, "fragments", None) if request else None
+    cache: RenderCache[Markup] | None = getattr(request.app.state, "fragments", None) if request else None
     return cache(key, caller=caller) if cache is not None else caller()
 
 

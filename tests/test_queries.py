@@ -30,7 +30,10 @@ from tests.fixtures.tracking_helpers import HUB, hub
 # statement instead of loading them. An open panel adds its evidence and its comments.
 # -1 (issue 10, later): the people who may be assigned are read only for an open panel or for an
 # assigned item's name.
-TRACK_PAGE_STATEMENTS = {"sqlite": 8, "postgresql": 8}
+# +1 (issue 10, later): the track's revision (its last event, the last admin change), the page
+# cache's key; a page the cache answers reads only who is asking, their count, the track and that.
+TRACK_PAGE_STATEMENTS = {"sqlite": 9, "postgresql": 9}
+CACHED_TRACK_PAGE_STATEMENTS = {"sqlite": 6, "postgresql": 6}  # with the test's SAVEPOINT and RELEASE
 OPEN_PANEL_STATEMENTS = {"sqlite": 11, "postgresql": 11}
 # +1 since the list is paged: a count(*) for the pager.
 # -1 since the list reads each track's stored summary (progress and flags in one statement).
@@ -54,8 +57,12 @@ def count_statements(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def statements_for(client: TestClient, engine: Engine, path: str) -> list[str]:
+def statements_for(client: TestClient, engine: Engine, path: str, *, cached: bool = False) -> list[str]:
+    """The statements of one request for ``path``: rendered afresh, or (``cached``) as the page
+    cache answers it the second time."""
     client.get(path)  # warm-up: nothing first-time is counted
+    if not cached:
+        client.app.state.pages.clear()  # type: ignore[attr-defined]
     with count_statements(engine) as statements:
         r = client.get(path)
     assert r.status_code == 200
@@ -145,6 +152,8 @@ def test_the_track_page_query_count_does_not_grow_with_rows(
 
     assert len(few) == len(many), "\n".join(many)
     assert len(many) == TRACK_PAGE_STATEMENTS[backend], "\n".join(many)
+    cached = statements_for(client, engine, f"/tracks/{big.id}", cached=True)
+    assert len(cached) == CACHED_TRACK_PAGE_STATEMENTS[backend], "\n".join(cached)
 
     # With one panel open (a deep link, or the page after a change in it): the same count again.
     key = hub(catalog).items[0][1].key

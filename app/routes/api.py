@@ -31,6 +31,7 @@ from app.services import dashboard, tracking, verification
 from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
+from app.templating import cached_page
 
 router = api_router()
 
@@ -331,20 +332,26 @@ def start_track(
 
 
 @router.get("/tracks/{track_id}", name="api:track", response_model=TrackOut)
-def get_track(session: SessionDep, ctx: CurrentTrack) -> Response:
+def get_track(request: Request, session: SessionDep, ctx: CurrentTrack) -> Response:
     """A track's items (every content item; never-touched ones are todo, version 0) and progress."""
-    assert ctx.track.id is not None  # noqa: S101
-    states = tracking.state_rows(session=session, track_id=ctx.track.id)
-    progress = compute_progress(model=ctx.model, statuses={k: r.status for k, r in states.items()})
-    return _json(
-        TrackOut(
-            id=ctx.track.id,
-            model=ctx.model.key,
-            cooperative=ctx.track.cooperative_id,
-            items=[item_out_row(stage, item, states.get(item.key)) for stage, item in ctx.model.items],
-            progress=ProgressOut.of(progress),
+    track_id = ctx.track.id
+    assert track_id is not None  # noqa: S101
+
+    def answer() -> Response:
+        states = tracking.state_rows(session=session, track_id=track_id)
+        progress = compute_progress(model=ctx.model, statuses={k: r.status for k, r in states.items()})
+        return _json(
+            TrackOut(
+                id=track_id,
+                model=ctx.model.key,
+                cooperative=ctx.track.cooperative_id,
+                items=[item_out_row(stage, item, states.get(item.key)) for stage, item in ctx.model.items],
+                progress=ProgressOut.of(progress),
+            )
         )
-    )
+
+    revision = tracking.track_revision(session=session, track_id=track_id)
+    return cached_page(request, ("api-track", track_id, revision), answer)
 
 
 @router.patch(

@@ -32,7 +32,7 @@ from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
 from app.services.readiness import readiness_of_view
 from app.storage import StorageError, download, request_storage
-from app.templating import is_htmx, redirect, render, with_query
+from app.templating import cached_page, is_htmx, redirect, render, with_query
 
 router = html_router(tags=["tracks"])
 
@@ -217,17 +217,27 @@ def track_detail(
     open_key: Annotated[str, Query(alias="open", max_length=64)] = "",
 ) -> Response:
     _check_filters(role, status, show)
-    return _track_page(
-        request,
-        session,
-        user,
-        ctx,
-        blocks=["checklist"],
-        role=role,
-        status=status,
-        show=show,
-        open_key=open_key,
-    )
+
+    def page() -> Response:
+        return _track_page(
+            request,
+            session,
+            user,
+            ctx,
+            blocks=["checklist"],
+            role=role,
+            status=status,
+            show=show,
+            open_key=open_key,
+        )
+
+    if open_key:  # a panel's evidence and comments are not part of the revision's key
+        return page()
+    assert ctx.track.id is not None  # noqa: S101
+    revision = tracking.track_revision(session=session, track_id=ctx.track.id)
+    # Dates on the page count from today (overdue, due soon).
+    key = ("track-page", ctx.track.id, revision, tracking.today_kst(), role, status, show)
+    return cached_page(request, key, page)
 
 
 @router.get("/tracks/{track_id}/items/{item_key}", name="tracks:item_panel")

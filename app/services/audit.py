@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from app.input_guard import parse_iso_date
@@ -24,6 +24,8 @@ from app.models.user import ROLE_LABELS
 from app.services.errors import FormError
 from app.services.exports import safe_cell
 from app.services.principal import Principal
+
+AUDIT_LOCK = "maeul.audit"  # an advisory lock name (PostgreSQL)
 
 KST = ZoneInfo("Asia/Seoul")
 PAGE_SIZE = 50
@@ -117,6 +119,11 @@ def record(
     if action == "update" and not changes:
         return None
     actor_id, actor_label = _actor(actor)
+    if session.get_bind().dialect.name == "postgresql":
+        # Admin changes take turns from here to commit, so entry ids follow commit order: the
+        # largest id then marks every admin change a reader can see (tracking.track_revision).
+        # SQLite's writers already take turns.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": AUDIT_LOCK})
     entry = AuditEntry(
         actor_id=actor_id,
         actor=actor_label,

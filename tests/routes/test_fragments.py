@@ -1,10 +1,10 @@
-"""The fragment cache (app.templating.FragmentCache): rows come out exactly as rendered afresh,
-for every viewer, and a change anywhere in a row's data is on the next page."""
+"""The render caches (app.templating.RenderCache): cached rows and pages come out exactly as
+rendered afresh, for every viewer, and every kind of change is on the next page."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -15,18 +15,21 @@ from sqlmodel import Session
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.models import Track
-from app.services import tracking
-from app.templating import FragmentCache
+from app.services import evidence, tracking, verification
+from app.services.auth import create_token
+from app.templating import RenderCache
 from tests.factories import World, login
 from tests.fixtures.tracking_helpers import (
     CENTER_ITEM,
     COOP_CONSIGNMENT,
     COOP_ITEM,
+    EXEC_ITEM,
     MUNI_ITEM,
     add_evidence_link,
     change,
     start,
     verify,
+    version_of,
 )
 
 VIEWERS = ("coop-a", "center-a", "gov-a", "admin")
@@ -37,7 +40,7 @@ CSRF_IN_FORMS = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def test_one_render_per_key_and_none_without_a_key() -> None:
-    cache = FragmentCache(max_entries=10)
+    cache = RenderCache[Markup](max_entries=10)
     renders: list[int] = []
 
     def body() -> Markup:
@@ -52,7 +55,7 @@ def test_one_render_per_key_and_none_without_a_key() -> None:
 
 
 def test_the_least_recently_used_entry_goes_first() -> None:
-    cache = FragmentCache(max_entries=2)
+    cache = RenderCache[Markup](max_entries=2)
     cache("a", caller=lambda: Markup("A"))
     cache("b", caller=lambda: Markup("B"))
     cache("a", caller=lambda: Markup("A again"))  # a hit: "a" is now the most recent
@@ -78,16 +81,19 @@ def track(db: Session, world: World, catalog: Catalog, model: BusinessModel) -> 
 
 
 def _page(app: FastAPI, login_name: str, path: str, *, cache: bool) -> tuple[str, str]:
-    """(body, session CSRF token) of a fresh session's page, with or without the app's cache."""
-    kept = app.state.fragments
+    """(body, session CSRF token) of a fresh session's page, with or without the app's caches."""
+    kept = app.state.fragments, app.state.pages
     with TestClient(app) as client:
         token = login(client, login_name)
-        app.state.fragments = kept if cache else None
+        if not cache:
+            app.state.fragments = app.state.pages = None
         try:
             r = client.get(path)
+            again = client.get(path)  # from the page cache, when it is on
         finally:
-            app.state.fragments = kept
-    assert r.status_code == 200, r.text[:300]
+            app.state.fragments, app.state.pages = kept
+    assert r.status_code == again.status_code == 200, r.text[:300]
+    assert again.text == r.text
     return r.text, token
 
 
@@ -95,6 +101,7 @@ def _page(app: FastAPI, login_name: str, path: str, *, cache: bool) -> tuple[str
 def test_every_viewer_gets_what_a_fresh_render_gives(app: FastAPI, track: Track, path_kind: str) -> None:
     path = f"/tracks/{track.id}" if path_kind == "track" else "/dashboard"
     app.state.fragments.clear()
+    app.state.pages.clear()
     for _ in range(2):  # the second round reads only cached rows, filled by every viewer
         for viewer in VIEWERS:
             if path_kind == "track" or viewer != "coop-a":  # a cooperative has no 현황판
@@ -134,6 +141,107 @@ def test_a_change_is_on_the_next_page(
             rf'id="item-{CENTER_ITEM}">.*?<p class="verified".*?<span class="muted">([^<]*)</span>', re.S
         )
         assert verified.findall(client.get(f"/tracks/{track.id}").text) == ["center-a"]
-        world.users["center"].display_name = "새 이름 코디네이터"
-        db.flush()
+        with TestClient(app) as admin:
+            csrf = login(admin, "admin")
+            r = admin.post(
+                f"/admin/users/{world.users['center'].id}",
+                data={
+                    "csrf_token": csrf,
+                    "display_name": "새 이름 코디네이터",
+                    "org_id": f"center:{world.center_a.id}",
+                },
+                follow_redirects=False,
+            )
+            assert r.status_code == 303, r.text
         assert verified.findall(client.get(f"/tracks/{track.id}").text) == ["새 이름 코디네이터"]
+
+
+def test_every_kind_of_change_is_on_the_next_cached_page(
+    app: FastAPI,
+    db: Session,
+    world: World,
+    track: Track,
+    model: BusinessModel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page cache's key is the track's revision (its last event, the last admin change),
+    today, the viewer and their session: each change below moves one of them."""
+    gov = world.principal(db, "municipality")
+    with TestClient(app) as client:
+        login(client, "coop-a")
+
+        def page() -> str:
+            r = client.get(f"/tracks/{track.id}")
+            assert r.status_code == 200
+            return r.text
+
+        assert "증빙 1 · 의견 0" in page()
+        link = add_evidence_link(db, world, track, model, COOP_ITEM)
+        assert "증빙 2 · 의견 0" in page()
+        evidence.remove_evidence(
+            session=db, principal=world.principal(db, "coop_a"), track=track, model=model, evidence=link
+        )
+        assert "증빙 1 · 의견 0" in page()
+
+        # The 지자체 asks for changes: the row shows the request, and the 알림 it sends to the
+        # cooperative changes the header's count (the viewer's count is part of the key).
+        unread = re.compile(r'id="inbox-link"[^>]*?aria-label="([^"]*)"')
+        before = unread.findall(page())
+        verification.request_changes(
+            session=db, principal=gov, track=track, model=model, item_key=COOP_CONSIGNMENT,
+            version=version_of(db, track, COOP_CONSIGNMENT), reason="사진을 더 올려 주세요",
+        )  # fmt: skip
+        shown = page()
+        assert "사진을 더 올려 주세요" in shown
+        assert unread.findall(shown) != before
+        # Reading every 알림 changes nothing of the track, only the viewer's count.
+        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', shown)
+        assert csrf is not None
+        assert client.post("/notifications/read-all", data={"csrf_token": csrf[1]}).status_code in (200, 303)
+        assert unread.findall(page()) == ["알림, 읽지 않은 알림 없음"]
+
+        # An admin renames the cooperative: the breadcrumb and heading follow.
+        with TestClient(app) as admin:
+            csrf = login(admin, "admin")
+            r = admin.post(
+                f"/admin/cooperatives/{world.coop_a.id}",
+                data={
+                    "csrf_token": csrf,
+                    "name": "새 이름 마을조합",
+                    "municipality_id": str(world.muni_a.id),
+                },
+                follow_redirects=False,
+            )
+            assert r.status_code == 303, r.text
+        assert "새 이름 마을조합" in page()
+
+        # The next day: an item due today becomes overdue.
+        today = tracking.today_kst()
+        change(db, world, track, model, EXEC_ITEM, status="doing", due_date=today)
+        assert "기한 지남 · 기한" not in re.findall(rf'id="item-{EXEC_ITEM}">.*?</li>', page(), re.S)[0]
+        monkeypatch.setattr(tracking, "today_kst", lambda now=None: today + timedelta(days=1))
+        assert "기한 지남 · 기한" in re.findall(rf'id="item-{EXEC_ITEM}">.*?</li>', page(), re.S)[0]
+
+
+def test_the_api_track_answer_follows_every_change(
+    client: TestClient, db: Session, world: World, track: Track, model: BusinessModel
+) -> None:
+    token = create_token(session=db, user=world.users["coop_a"]).token
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def item(key: str) -> dict[str, object]:
+        r = client.get(f"/api/v1/tracks/{track.id}", headers=bearer)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        return next(i for i in r.json()["items"] if i["key"] == key)
+
+    first = item(COOP_ITEM)
+    assert item(COOP_ITEM) == first  # the second answer comes from the cache
+    r = client.patch(
+        f"/api/v1/tracks/{track.id}/items/{COOP_ITEM}",
+        headers=bearer,
+        json={"status": "done", "version": first["version"]},
+    )
+    assert r.status_code == 200, r.text
+    assert item(COOP_ITEM)["status"] == "done"
+    verify(db, world, track, model, CENTER_ITEM, who="center")
+    assert item(CENTER_ITEM)["verified_by"] == "center-a"
