@@ -119,6 +119,14 @@ def test_each_session_gets_its_own_csrf_token_in_cached_rows(app: FastAPI, track
     assert set(CSRF_IN_FORMS.findall(second)) == {second_token}
 
 
+def _as_admin(app: FastAPI, path: str, data: dict[str, str]) -> None:
+    """An admin's change through the admin pages (so it is audited, as every admin change is)."""
+    with TestClient(app) as admin:
+        csrf = login(admin, "admin")
+        r = admin.post(path, data={"csrf_token": csrf, **data}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+
+
 def test_a_change_is_on_the_next_page(
     app: FastAPI, db: Session, world: World, track: Track, model: BusinessModel
 ) -> None:
@@ -141,18 +149,11 @@ def test_a_change_is_on_the_next_page(
             rf'id="item-{CENTER_ITEM}">.*?<p class="verified".*?<span class="muted">([^<]*)</span>', re.S
         )
         assert verified.findall(client.get(f"/tracks/{track.id}").text) == ["center-a"]
-        with TestClient(app) as admin:
-            csrf = login(admin, "admin")
-            r = admin.post(
-                f"/admin/users/{world.users['center'].id}",
-                data={
-                    "csrf_token": csrf,
-                    "display_name": "새 이름 코디네이터",
-                    "org_id": f"center:{world.center_a.id}",
-                },
-                follow_redirects=False,
-            )
-            assert r.status_code == 303, r.text
+        _as_admin(
+            app,
+            f"/admin/users/{world.users['center'].id}",
+            {"display_name": "새 이름 코디네이터", "org_id": f"center:{world.center_a.id}"},
+        )
         assert verified.findall(client.get(f"/tracks/{track.id}").text) == ["새 이름 코디네이터"]
 
 
@@ -201,18 +202,11 @@ def test_every_kind_of_change_is_on_the_next_cached_page(
         assert unread.findall(page()) == ["알림, 읽지 않은 알림 없음"]
 
         # An admin renames the cooperative: the breadcrumb and heading follow.
-        with TestClient(app) as admin:
-            csrf = login(admin, "admin")
-            r = admin.post(
-                f"/admin/cooperatives/{world.coop_a.id}",
-                data={
-                    "csrf_token": csrf,
-                    "name": "새 이름 마을조합",
-                    "municipality_id": str(world.muni_a.id),
-                },
-                follow_redirects=False,
-            )
-            assert r.status_code == 303, r.text
+        _as_admin(
+            app,
+            f"/admin/cooperatives/{world.coop_a.id}",
+            {"name": "새 이름 마을조합", "municipality_id": str(world.muni_a.id)},
+        )
         assert "새 이름 마을조합" in page()
 
         # The next day: an item due today becomes overdue.
