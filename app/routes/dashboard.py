@@ -13,7 +13,7 @@ from app.deps import CatalogDep, CurrentUser, SessionDep, SettingsDep, html_rout
 from app.services import dashboard, exports
 from app.services.errors import FormError
 from app.services.principal import Principal
-from app.templating import redirect, render
+from app.templating import cached_page, redirect, render
 
 router = html_router(tags=["dashboard"])
 
@@ -43,24 +43,37 @@ def dashboard_page(
         )
     _viewer(request, user)
     filters = _filters(request, catalog)
-    page = dashboard.load_page(
-        session=session, principal=user, catalog=catalog, filters=filters, stalled_days=settings.stalled_days
-    )
-    return render(
-        request,
-        "pages/dashboard.html",
-        {
-            "page": page,
-            "f": page.filters,
-            "regions": dashboard.region_options(session=session, principal=user),
-            "models": catalog.models,
-            "sort_labels": dashboard.SORT_LABELS,
-            "stage_labels": dashboard.STAGE_LABELS,
-            "decision_filters": dashboard.DECISION_FILTERS,
-            "stalled_days": settings.stalled_days,
-        },
-        blocks=["results"],
-    )
+    # Its times (정체 since, today) are of the minute, so the page cache can keep a page while
+    # nothing the viewer sees changes.
+    now = dashboard.minute_now()
+
+    def page() -> Response:
+        loaded = dashboard.load_page(
+            session=session,
+            principal=user,
+            catalog=catalog,
+            filters=filters,
+            stalled_days=settings.stalled_days,
+            now=now,
+        )
+        return render(
+            request,
+            "pages/dashboard.html",
+            {
+                "page": loaded,
+                "f": loaded.filters,
+                "regions": dashboard.region_options(session=session, principal=user),
+                "models": catalog.models,
+                "sort_labels": dashboard.SORT_LABELS,
+                "stage_labels": dashboard.STAGE_LABELS,
+                "decision_filters": dashboard.DECISION_FILTERS,
+                "stalled_days": settings.stalled_days,
+            },
+            blocks=["results"],
+        )
+
+    revision = dashboard.revision(session=session, principal=user)
+    return cached_page(request, ("dashboard", revision, now, filters, settings.stalled_days), page)
 
 
 def _charts(

@@ -491,6 +491,55 @@ def test_a_due_date_set_by_the_cooperative_shows_on_the_centers_dashboard_at_onc
     assert row and row.group(1) == "1"
 
 
+def test_the_cached_dashboard_follows_changes_moves_and_the_clock(
+    client: TestClient, db: Session, world: World, catalog: Catalog, frozen: dict[str, datetime]
+) -> None:
+    """The page cache keeps a 현황판 while the viewer's revision and the minute stay the same:
+    a cooperative's change, an admin moving a cooperative and time passing each show at once."""
+    model = catalog.model("hub-facility")
+    assert model is not None
+    coop = world.principal(db, "coop_a")
+    track = tracking.start_track(
+        session=db, principal=coop, cooperative=world.coop_a, catalog=catalog, model_key=model.key
+    )
+    login(client, "center-a")
+    overdue = re.compile(rf'href="/tracks/{track.id}\?show=overdue">(\d+)</a>')
+
+    def page() -> str:
+        r = client.get("/dashboard")
+        assert r.status_code == 200
+        return r.text
+
+    assert f"/tracks/{track.id}" in page() and not overdue.search(page())
+    tracking.update_item(
+        session=db, principal=coop, track=track, model=model, item_key="operating-plan", version=0,
+        changes={"status": "doing", "due_date": TODAY - timedelta(days=1)},
+    )  # fmt: skip
+    found = overdue.search(page())
+    assert found and found.group(1) == "1"
+
+    # Nothing written, only the clock: weeks later the track is stalled.
+    assert "정체</span>" not in page()
+    frozen["now"] = NOW + timedelta(days=STALLED_DAYS + 3)
+    assert '<span class="flag-inline">정체</span>' in page()
+
+    # An admin renames the cooperative, then moves it to the other center (both audited): the
+    # new name shows, then it leaves this 현황판.
+    def edit(**fields: str) -> None:
+        with TestClient(client.app) as admin:
+            csrf = login(admin, "admin")
+            data = {"csrf_token": csrf, "name": "새 이름 마을조합", "municipality_id": str(world.muni_a.id)}
+            r = admin.post(
+                f"/admin/cooperatives/{world.coop_a.id}", data=data | fields, follow_redirects=False
+            )
+            assert r.status_code == 303, r.text
+
+    edit(support_center_id=str(world.center_a.id))
+    assert "새 이름 마을조합" in page()
+    edit(support_center_id=str(world.center_b.id))
+    assert f"/tracks/{track.id}" not in page()
+
+
 # --- the page, its fragment and its exports ------------------------------------------------------
 
 
@@ -711,7 +760,10 @@ def test_activity_per_week_counts_the_visible_events_of_the_last_twelve_weeks(
 # savepoint, the session's user, the header's unread 알림 count, totals, rows, regions, release:
 # the same for 9 or 69 cooperatives (the charts load separately). Update only after reading the
 # statements a failure lists.
-DASHBOARD_STATEMENTS = 7
+# +1: the viewer's revision (the last event they may see, the last admin change), the page
+# cache's key; the page the cache answers reads only who asks, their count and that revision.
+DASHBOARD_STATEMENTS = 8
+CACHED_DASHBOARD_STATEMENTS = 5
 API_STATEMENTS = 5  # savepoint, the token's user, totals, rows, release
 
 
@@ -727,8 +779,10 @@ def test_dashboard_statements_do_not_grow_with_cooperatives(
     headers = api_for(client, db, world, "admin")
     login(client, "admin")
 
-    def count(path: str, **kw: Any) -> list[str]:
+    def count(path: str, *, cached: bool = False, **kw: Any) -> list[str]:
         client.get(path, **kw)  # warm-up
+        if not cached:
+            client.app.state.pages.clear()  # type: ignore[attr-defined]
         with count_statements(engine) as statements:
             assert client.get(path, **kw).status_code == 200
         return statements
@@ -748,3 +802,5 @@ def test_dashboard_statements_do_not_grow_with_cooperatives(
         small, large, (DASHBOARD_STATEMENTS, DASHBOARD_STATEMENTS, API_STATEMENTS), strict=True
     ):
         assert len(before) == len(after) == expected, "\n".join(after)
+    cached = count("/dashboard", cached=True)
+    assert len(cached) == CACHED_DASHBOARD_STATEMENTS, "\n".join(cached)
