@@ -11,7 +11,8 @@ database, on a free port of 127.0.0.1.
   ``bench/wrk.lua``: only 2xx count as throughput; a 409 or any other status is reported. The two
   status changes send a real change each time (todo → doing → done → todo, the version read from
   the previous answer), so each one writes, logs an event, refreshes the summary and (for done)
-  fans out 알림. The API read and the API change use a bearer token, the page and the page's
+  fans out 알림. The reads repeat one unchanged page: after the first, the app's page cache
+  answers them (keyed by the data's revision), as it would for anyone re-reading a page. The API read and the API change use a bearer token, the page and the page's
   change a logged-in session cookie and its CSRF token, the 현황판 an admin session.
 * **Mixed load** (PostgreSQL, ``MIX_WORKERS`` workers): ``MIX_CLIENTS`` asyncio clients
   (httpx2), closed loop without think time, each with its own cooperative user (and track) and a
