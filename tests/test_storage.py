@@ -76,20 +76,25 @@ def _read(storage: Storage, name: str) -> bytes:
     return b"".join(storage.read(name))
 
 
+def _upload_big(client: TestClient, live: Live, content_type: str) -> Evidence:
+    """BIG uploaded as the cooperative's evidence through the page's form; its stored row."""
+    csrf = login(client, "coop-a")
+    r = client.post(
+        f"/tracks/{live.track_id}/items/{COOP_ITEM}/evidence",
+        data={"csrf_token": csrf},
+        files={"file": ("회의록.pdf", BIG, content_type)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    with Session(live.engine) as s:
+        return s.exec(select(Evidence).where(Evidence.track_id == live.track_id)).one()
+
+
 def test_evidence_and_decision_documents_stream_from_the_database(live: Live, catalog: Catalog) -> None:
     tid = live.track_id
     with TestClient(create_app(live.settings, catalog=catalog, engine=live.engine)) as client:
-        csrf = login(client, "coop-a")
-        r = client.post(
-            f"/tracks/{tid}/items/{COOP_ITEM}/evidence",
-            data={"csrf_token": csrf},
-            files={"file": ("회의록.pdf", BIG, "application/octet-stream")},
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text
+        ev = _upload_big(client, live, "application/octet-stream")
         assert not live.settings.upload_dir.exists()  # nothing on this host's disk
-        with Session(live.engine) as s:
-            ev = s.exec(select(Evidence).where(Evidence.track_id == tid)).one()
         assert _read(DatabaseStorage(live.engine), ev.stored_name) == BIG
 
         r = client.get(f"/tracks/{tid}/evidence/{ev.id}")
@@ -262,16 +267,7 @@ def test_a_download_serves_one_byte_range_from_either_storage(
     settings = live.settings.model_copy(update={"storage": kind})
     tid = live.track_id
     with TestClient(create_app(settings, catalog=catalog, engine=live.engine)) as client:
-        csrf = login(client, "coop-a")
-        r = client.post(
-            f"/tracks/{tid}/items/{COOP_ITEM}/evidence",
-            data={"csrf_token": csrf},
-            files={"file": ("회의록.pdf", BIG, "application/pdf")},
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text
-        with Session(live.engine) as s:
-            ev = s.exec(select(Evidence).where(Evidence.track_id == tid)).one()
+        ev = _upload_big(client, live, "application/pdf")
         url, size = f"/tracks/{tid}/evidence/{ev.id}", len(BIG)
 
         whole = client.get(url)
