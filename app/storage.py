@@ -23,7 +23,7 @@ from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
@@ -244,7 +244,7 @@ def download(
     missing: str,
     request: Request,
     modified: datetime | None = None,
-) -> Response:
+) -> StreamingResponse:
     """A stored file as a download: always an attachment with our own content type, never
     rendered inline by the browser; 404 with ``missing`` when the bytes are not there.
 

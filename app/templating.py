@@ -223,10 +223,10 @@ templates.env.globals.update(
     role_names={"municipality": "지자체", "center": "지원센터", "coop": "조합"},
 )
 templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
 # Templates are read once, like the code (`maeul serve` restarts for either): Jinja would
 # otherwise stat each template file on every use, some twenty times a page.
 templates.env.auto_reload = False
-templates.env.lstrip_blocks = True
 
 
 def is_htmx(request: Request) -> bool:

@@ -27,7 +27,7 @@ from app.deps import (
 from app.input_guard import IsoDate, StrictVersion
 from app.models import Track
 from app.models.tracking import Status
-from app.services import dashboard, tracking, verification
+from app.services import dashboard, revision, tracking, verification
 from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
@@ -350,8 +350,9 @@ def get_track(request: Request, session: SessionDep, ctx: CurrentTrack) -> Respo
             )
         )
 
-    revision = tracking.track_revision(session=session, track_id=track_id)
-    return cached_page(request, ("api-track", track_id, revision), answer)
+    return cached_page(
+        request, ("api-track", track_id, revision.track(session=session, track_id=track_id)), answer
+    )
 
 
 @router.patch(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from app import charts as chart_svg
 from app.deps import CatalogDep, CurrentUser, SessionDep, SettingsDep, html_router
-from app.services import dashboard, exports
+from app.services import dashboard, exports, revision
 from app.services.errors import FormError
 from app.services.principal import Principal
 from app.templating import cached_page, redirect, render
@@ -72,8 +72,8 @@ def dashboard_page(
             blocks=["results"],
         )
 
-    revision = dashboard.revision(session=session, principal=user)
-    return cached_page(request, ("dashboard", revision, now, filters, settings.stalled_days), page)
+    key = ("dashboard", revision.viewer(session=session, principal=user), now, filters, settings.stalled_days)
+    return cached_page(request, key, page)
 
 
 def _charts(

@@ -27,7 +27,7 @@ from app.deps import (
 from app.input_guard import parse_iso_date
 from app.models.tracking import STATUSES
 from app.services import evidence as evidence_service
-from app.services import exports, tracking, verification
+from app.services import exports, revision, tracking, verification
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
 from app.services.readiness import readiness_of_view
@@ -234,9 +234,9 @@ def track_detail(
     if open_key:  # a panel's evidence and comments are not part of the revision's key
         return page()
     assert ctx.track.id is not None  # noqa: S101
-    revision = tracking.track_revision(session=session, track_id=ctx.track.id)
     # Dates on the page count from today (overdue, due soon).
-    key = ("track-page", ctx.track.id, revision, tracking.today_kst(), role, status, show)
+    track_revision = revision.track(session=session, track_id=ctx.track.id)
+    key = ("track-page", ctx.track.id, track_revision, tracking.today_kst(), role, status, show)
     return cached_page(request, key, page)
 
 

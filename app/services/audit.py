@@ -121,7 +121,7 @@ def record(
     actor_id, actor_label = _actor(actor)
     if session.get_bind().dialect.name == "postgresql":
         # Admin changes take turns from here to commit, so entry ids follow commit order: the
-        # largest id then marks every admin change a reader can see (tracking.track_revision).
+        # largest id then marks every admin change a reader can see (app.services.revision).
         # SQLite's writers already take turns.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": AUDIT_LOCK})
     entry = AuditEntry(

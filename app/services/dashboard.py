@@ -20,11 +20,9 @@ from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, LeadRole, StageKey
 from app.db import read_plain
 from app.models import ActivityWeek, Cooperative, Event, Municipality, Track, TrackSummary
-from app.models.audit import AuditEntry
 from app.models.base import utcnow
 from app.models.decision import OUTCOME_LABELS
 from app.models.summary import COMPLETE_RANK, STAGE_RANK
-from app.models.user import ROLES
 from app.services.errors import FormError
 from app.services.principal import Principal
 from app.services.progress import Progress, Ratio
@@ -40,7 +38,7 @@ from app.services.summary import (
     week_start,
 )
 from app.services.tracking import today_kst
-from app.services.visibility import cooperative_scope, role_scope, scope_params
+from app.services.visibility import cooperative_scope
 
 PAGE_SIZE = 50
 STAGE_FILTERS = (*STAGE_ORDER, "complete")
@@ -167,36 +165,6 @@ def parse_filters(params: Mapping[str, str], catalog: Catalog) -> Filters:
 
 
 # --- the query ---------------------------------------------------------------------------------
-
-
-# What the 현황판 shows changes only with an event of a cooperative the viewer sees (every change
-# to a track appends one, and its summary changes in the same transaction) or an admin change
-# (names, regions, which center supports whom: the audit log); and with the clock.
-_LAST_AUDIT = select(func.max(AuditEntry.id)).scalar_subquery()
-# Per visible cooperative its newest event, one index lookup each (ix_event_cooperative_id):
-# PostgreSQL answered "max over event where cooperative in (…)" by reading every event (10 ms).
-_COOPERATIVE_LAST_EVENT = (
-    select(func.max(Event.id))
-    .where(col(Event.cooperative_id) == col(Cooperative.id))
-    .correlate(Cooperative)
-    .scalar_subquery()
-)
-_LAST_EVENT = {
-    role: (
-        select(func.max(_COOPERATIVE_LAST_EVENT)).select_from(Cooperative).where(role_scope(role))
-        if role != "admin"
-        else select(func.max(Event.id))  # every event: the newest one, straight from the key
-    ).scalar_subquery()
-    for role in ROLES
-}
-_REVISION: dict[str, Any] = {role: select(_LAST_EVENT[role], _LAST_AUDIT) for role in ROLES}
-
-
-def revision(*, session: Session, principal: Principal) -> tuple[int, int]:
-    """(the last event the viewer may see, the last admin change): equal revisions, equal 현황판
-    at the same time."""
-    last_event, last_audit = read_plain(session, _REVISION[principal.role], scope_params(principal)).one()
-    return int(last_event or 0), int(last_audit or 0)
 
 
 def minute_now() -> datetime:

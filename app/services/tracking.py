@@ -21,7 +21,6 @@ from app.catalog import Catalog
 from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
 from app.db import read_plain
 from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track, User
-from app.models.audit import AuditEntry
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
 from app.models.user import ROLES
@@ -72,21 +71,6 @@ def can_verify(principal: Principal, item: Item, state: ItemState | None) -> boo
 
 
 # --- tracks ------------------------------------------------------------------------------------
-
-
-# A track's revision: what its page and its API answer show changes only with an event of the
-# track (every change to a track appends one: append_event) or an admin change (names,
-# organizations: the audit log, whose ids follow commit order like a track's events).
-_REVISION = select(
-    select(func.max(Event.id)).where(col(Event.track_id) == bindparam("track_id")).scalar_subquery(),
-    select(func.max(AuditEntry.id)).scalar_subquery(),
-)
-
-
-def track_revision(*, session: Session, track_id: int) -> tuple[int, int]:
-    """(last event of the track, last admin change): equal revisions, equal track data."""
-    last_event, last_audit = read_plain(session, _REVISION, {"track_id": track_id}).one()
-    return int(last_event or 0), int(last_audit or 0)
 
 
 # One statement per role, built once: every track route looks its track up with it.

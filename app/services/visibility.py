@@ -12,30 +12,28 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.models import Cooperative
 from app.services.principal import Principal
 
-# Per role: the Cooperative column that must equal the viewer's organization. An admin sees
-# every cooperative; anyone else without an organization sees none.
-_SCOPE_COLUMN: dict[str, Any] = {
-    "coop": Cooperative.id,
-    "center": Cooperative.support_center_id,
-    "municipality": Cooperative.municipality_id,
+# Per role: the Cooperative column that must equal the viewer's organization, and the
+# principal's field holding it. An admin sees every cooperative; anyone else without an
+# organization sees none.
+_SCOPE: dict[str, tuple[Any, str]] = {
+    "coop": (Cooperative.id, "cooperative_id"),
+    "center": (Cooperative.support_center_id, "center_id"),
+    "municipality": (Cooperative.municipality_id, "municipality_id"),
 }
 SCOPE_PARAM = "scope_org"
 
 
 def _organization(principal: Principal) -> int | None:
-    return {
-        "coop": principal.cooperative_id,
-        "center": principal.center_id,
-        "municipality": principal.municipality_id,
-    }.get(principal.role)
+    scope = _SCOPE.get(principal.role)
+    return getattr(principal, scope[1]) if scope else None
 
 
 def cooperative_scope(principal: Principal) -> ColumnElement[bool]:
     """A WHERE condition on Cooperative for what ``principal`` may see."""
     if principal.role == "admin":
         return true()
-    column, org = _SCOPE_COLUMN.get(principal.role), _organization(principal)
-    return false() if column is None or org is None else column == org
+    scope, org = _SCOPE.get(principal.role), _organization(principal)
+    return false() if scope is None or org is None else scope[0] == org
 
 
 def role_scope(role: str) -> ColumnElement[bool]:
@@ -43,8 +41,8 @@ def role_scope(role: str) -> ColumnElement[bool]:
     (scope_params): for statements built once per role instead of once per request."""
     if role == "admin":
         return true()
-    column = _SCOPE_COLUMN.get(role)
-    return false() if column is None else column == bindparam(SCOPE_PARAM)
+    scope = _SCOPE.get(role)
+    return false() if scope is None else scope[0] == bindparam(SCOPE_PARAM)
 
 
 def scope_params(principal: Principal) -> dict[str, Any]:
