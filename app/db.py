@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine, Executable, event
 from sqlalchemy.engine import make_url
@@ -146,6 +147,90 @@ def _remove_written_files(session: Session) -> None:
 _COMMIT_IN_THREAD: ContextVar[Callable[[], None] | None] = ContextVar("maeul_commit_in_thread", default=None)
 
 
+# --- one worker-thread trip per request -----------------------------------------------------------
+#
+# FastAPI runs every plain ``def`` dependency in a worker thread of its own, one trip each, and a
+# trip costs more than the short query it makes (about 0.2 ms here: a page with the user, the
+# track and the handler took three). Dependencies that block are declared with
+# ``in_request_thread`` instead: FastAPI solves them as async dependencies that only note the
+# call, and the request's unit makes the noted calls, in the order FastAPI solved them, in the
+# worker thread that runs the handler (a plain ``def`` handler) or in one trip before it (an
+# ``async def`` one). So the user, the object and the handler cost one trip together.
+
+_DONE = object()
+
+
+class _Deferred:
+    """A noted dependency call; ``value`` is its result once made."""
+
+    __slots__ = ("call", "kwargs", "value")
+
+    def __init__(self, call: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        self.call = call
+        self.kwargs = kwargs
+        self.value: Any = _DONE  # the sentinel until made
+
+    def resolve(self) -> Any:
+        if self.value is _DONE:
+            self.value = self.call(**_made(self.kwargs))
+        return self.value
+
+
+class _Unit:
+    """The noted calls of one request, made at most once, in order; after one raises, no more."""
+
+    __slots__ = ("noted", "made", "failed")
+
+    def __init__(self) -> None:
+        self.noted: list[_Deferred] = []
+        self.made = 0
+        self.failed = False
+
+    @property
+    def outstanding(self) -> bool:
+        return not self.failed and self.made < len(self.noted)
+
+    def make_all(self) -> None:
+        if self.failed:
+            return
+        try:
+            while self.made < len(self.noted):
+                self.noted[self.made].resolve()
+                self.made += 1
+        except BaseException:
+            self.failed = True
+            raise
+
+
+def _made(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with each noted call replaced by its result (made now if need be)."""
+    return {k: v.resolve() if isinstance(v, _Deferred) else v for k, v in kwargs.items()}
+
+
+_UNIT: ContextVar[_Unit | None] = ContextVar("maeul_unit", default=None)
+IN_REQUEST_THREAD = "__maeul_in_request_thread__"
+
+
+def in_request_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Declare a dependency that blocks (database I/O), or that takes one that does: its call is
+    made in the request's one worker-thread trip (above). Its parameters are solved by FastAPI as
+    usual; outside a request unit (no session in the request) it runs in a trip of its own."""
+
+    @functools.wraps(fn)
+    async def noted(**kwargs: Any) -> Any:
+        deferred = _Deferred(fn, kwargs)
+        unit = _UNIT.get()
+        if unit is None:
+            return await run_in_threadpool(deferred.resolve)
+        unit.noted.append(deferred)
+        return deferred
+
+    # FastAPI reads the parameters through __wrapped__ (and evaluates their annotations in fn's
+    # module); the wrapper is what it calls, as a coroutine function.
+    setattr(noted, IN_REQUEST_THREAD, True)
+    return noted
+
+
 @asynccontextmanager
 async def request_unit(*, commit: Callable[[], None], rollback: Callable[[], None]) -> AsyncIterator[None]:
     """A request's unit of work: ``commit`` when the handler returns, ``rollback`` when it raises.
@@ -153,8 +238,13 @@ async def request_unit(*, commit: Callable[[], None], rollback: Callable[[], Non
     Both do I/O, so they run in a worker thread, each at most once. A plain ``def`` endpoint that
     returns a finished Response commits in its own worker thread instead (RequestUnitRoute): one
     thread hop fewer, and a thread hop costs more than a short query.
+
+    When the request fails before its noted dependency calls were made (a 422 for a bad field),
+    they are made first, in the rollback's trip: an error they raise (401, 로그인 필요, 404) is the
+    answer, as it was when they ran before the fields were validated.
     """
     ended = False
+    unit = _Unit()
 
     def end(action: Callable[[], None]) -> None:
         nonlocal ended
@@ -162,18 +252,33 @@ async def request_unit(*, commit: Callable[[], None], rollback: Callable[[], Non
             ended = True  # first: a commit that fails is rolled back below, never retried
             action()
 
+    def settle_and_roll_back(settle: bool) -> BaseException | None:
+        try:
+            if settle:
+                unit.make_all()
+        except Exception as earlier:  # noqa: BLE001 - it becomes the request's answer
+            return earlier
+        finally:
+            rollback()  # also after a failed commit; harmless after a good one
+        return None
+
     _COMMIT_IN_THREAD.set(functools.partial(end, commit))
+    _UNIT.set(unit)
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
+        settle = isinstance(exc, Exception) and unit.outstanding
         with anyio.CancelScope(shield=True):  # a client gone mid-request still releases the connection
-            await run_in_threadpool(rollback)  # also after a failed commit; harmless after a good one
+            earlier = await run_in_threadpool(settle_and_roll_back, settle)
+        if earlier is not None:
+            raise earlier from None
         raise
     else:
         if not ended:
             await run_in_threadpool(end, commit)
     finally:
         _COMMIT_IN_THREAD.set(None)
+        _UNIT.set(None)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -198,10 +303,16 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-def _commits_in_its_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+def _in_one_trip(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain ``def`` endpoint: the noted dependency calls, the handler and (for a finished
+    Response) the commit, all in the worker thread FastAPI runs it in."""
+
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
-        result = endpoint(*args, **kwargs)
+        unit = _UNIT.get()
+        if unit is not None:
+            unit.make_all()
+        result = endpoint(*args, **_made(kwargs))
         # A Response is final; anything else FastAPI still validates and serializes, possibly
         # reading loaded rows, so its commit stays at the unit's end.
         if isinstance(result, Response):
@@ -213,14 +324,53 @@ def _commits_in_its_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _after_one_trip(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """An ``async def`` endpoint: the noted dependency calls in one trip before it (none if none)."""
+
+    @functools.wraps(endpoint)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        unit = _UNIT.get()
+        if unit is not None and unit.outstanding:
+            await run_in_threadpool(unit.make_all)
+        return await endpoint(*args, **_made(kwargs))
+
+    return run
+
+
+def _check_dependencies(path: str, dependant: Dependant) -> None:
+    """At start-up, what would cost a request extra worker-thread trips, or reach a handler
+    as a noted call instead of its value, refuses to load."""
+    for sub in dependant.dependencies:
+        call = sub.call
+        noted = getattr(call, IN_REQUEST_THREAD, False)
+        blocking = not (
+            noted
+            or inspect.iscoroutinefunction(call)
+            or inspect.isasyncgenfunction(call)
+            or inspect.iscoroutinefunction(getattr(call, "__call__", None))  # noqa: B004 - e.g. HTTPBearer
+        )
+        if blocking:
+            raise TypeError(
+                f"{path}: dependency {call!r} is a plain def: declare it async (no I/O) or in_request_thread"
+            )
+        if not noted and any(getattr(s.call, IN_REQUEST_THREAD, False) for s in sub.dependencies):
+            raise TypeError(
+                f"{path}: {call!r} takes an in_request_thread dependency: declare it in_request_thread too"
+            )
+        _check_dependencies(path, sub)
+
+
 class RequestUnitRoute(APIRoute):
-    """The route class of every router: a plain ``def`` endpoint commits the request's unit in
-    its own worker thread when it returns (see request_unit); ``async def`` ones keep the exit."""
+    """The route class of every router: a request's blocking work in one worker-thread trip
+    (above), and a plain ``def`` endpoint commits the unit in that trip when it returns (see
+    request_unit); ``async def`` ones keep the exit."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _commits_in_its_thread(endpoint)
-        super().__init__(path, endpoint, **kwargs)
+        wrapped = (
+            _after_one_trip(endpoint) if inspect.iscoroutinefunction(endpoint) else _in_one_trip(endpoint)
+        )
+        super().__init__(path, wrapped, **kwargs)
+        _check_dependencies(path, self.dependant)
 
 
 @contextmanager

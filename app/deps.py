@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.config import Settings
-from app.db import SAFE_METHODS, RequestUnitRoute, get_session
+from app.db import SAFE_METHODS, RequestUnitRoute, get_session, in_request_thread
 from app.input_guard import refuse_hostile_input
 from app.models import Cooperative, Notification, Track
 from app.services import inbox
@@ -169,6 +169,7 @@ async def csrf_protect(request: Request) -> None:
         )
 
 
+@in_request_thread
 def load_user(request: Request, session: SessionDep) -> Principal | None:
     """Who is logged in (or None), for every HTML page; also makes sure a CSRF token exists."""
     request.state.csrf_token = csrf_token(request)
@@ -207,7 +208,9 @@ def html_router(**kwargs: object) -> APIRouter:
     )
 
 
-async def require_user(request: Request) -> Principal:
+@in_request_thread
+def require_user(request: Request) -> Principal:
+    """The principal set by the router's own authentication (a session or a bearer token)."""
     principal: Principal | None = getattr(request.state, "user", None)
     if principal is None:
         raise LoginRequiredError()
@@ -217,7 +220,8 @@ async def require_user(request: Request) -> Principal:
 CurrentUser = Annotated[Principal, Depends(require_user)]
 
 
-async def require_admin(user: CurrentUser) -> Principal:
+@in_request_thread
+def require_admin(user: CurrentUser) -> Principal:
     if not user.is_admin:
         raise HTTPException(status_code=403, detail="운영 관리자만 사용할 수 있는 기능입니다.")
     return user
@@ -233,6 +237,7 @@ AdminUser = Annotated[Principal, Depends(require_admin)]
 bearer_scheme = HTTPBearer(auto_error=False, description="`maeul token create LOGIN` prints a token")
 
 
+@in_request_thread
 def api_principal(
     request: Request,
     session: SessionDep,
@@ -263,17 +268,14 @@ def api_router(**kwargs: object) -> APIRouter:
     )
 
 
-async def current_principal(request: Request) -> Principal:
-    """The principal set by the router's own authentication (session or bearer token)."""
-    return await require_user(request)
-
-
-Actor = Annotated[Principal, Depends(current_principal)]
+# The one who acts, for the load-or-404 dependencies of both kinds of router.
+Actor = CurrentUser
 
 
 # --- load-or-404 ---------------------------------------------------------------------------
 
 
+@in_request_thread
 def get_current_cooperative(cooperative_id: PathId, session: SessionDep, principal: Actor) -> Cooperative:
     coop = get_visible_cooperative(session=session, principal=principal, cooperative_id=cooperative_id)
     if coop is None:
@@ -291,6 +293,7 @@ class TrackContext:
     model: BusinessModel
 
 
+@in_request_thread
 def get_current_track(
     track_id: PathId, session: SessionDep, principal: Actor, catalog: CatalogDep
 ) -> TrackContext:
@@ -310,6 +313,7 @@ def get_current_track(
 CurrentTrack = Annotated[TrackContext, Depends(get_current_track)]
 
 
+@in_request_thread
 def get_current_notification(notification_id: PathId, session: SessionDep, principal: Actor) -> Notification:
     """One of the principal's own notifications; anyone else's is a 404."""
     found = inbox.get_notification(session=session, principal=principal, notification_id=notification_id)

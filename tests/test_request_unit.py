@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
@@ -16,7 +16,11 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app import db as app_db
-from app.db import RequestUnitRoute, get_session, make_engine
+from app.catalog import Catalog
+from app.db import RequestUnitRoute, get_session, in_request_thread, make_engine
+from app.services.auth import create_token
+from tests.factories import World, login
+from tests.fixtures.tracking_helpers import COOP_ITEM, start
 
 UnitSession = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -142,3 +146,156 @@ def test_every_route_of_the_app_is_a_request_unit_route(app: FastAPI) -> None:
             routes.append(route)
     assert len(routes) > 80
     assert [r.path for r in routes if not isinstance(r, RequestUnitRoute)] == []
+
+
+# --- one worker-thread trip per request ----------------------------------------------------------
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of each function sent to a worker thread (every trip goes through anyio)."""
+    import anyio.to_thread
+
+    sent: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(func, "__name__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return sent
+
+
+def test_a_page_with_its_user_and_its_track_takes_one_trip(
+    client: TestClient, db: Session, world: World, catalog: Catalog, trips: list[str]
+) -> None:
+    track = start(db, world, catalog)
+    login(client, "coop-a")
+    trips.clear()
+    r = client.get(f"/tracks/{track.id}")
+    assert r.status_code == 200
+    assert "가 마을조합" in r.text  # the user, the track and the page: all of it in that one trip
+    assert len(trips) == 1, trips
+
+
+def test_an_api_change_with_its_token_and_its_track_takes_one_trip(
+    client: TestClient, db: Session, world: World, catalog: Catalog, trips: list[str]
+) -> None:
+    track = start(db, world, catalog)
+    token = create_token(session=db, user=world.users["coop_a"]).token
+    trips.clear()
+    r = client.patch(
+        f"/api/v1/tracks/{track.id}/items/{COOP_ITEM}",
+        json={"status": "doing", "version": 0},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "doing"
+    assert len(trips) == 1, trips
+
+
+def test_a_bad_field_still_answers_who_may_ask_first(
+    client: TestClient, db: Session, world: World, catalog: Catalog
+) -> None:
+    """The token and the track are checked in the trip, after FastAPI validated the fields: a
+    request refused for its fields still answers 401 / 404 first, as when they were checked first."""
+    track = start(db, world, catalog)
+    path = f"/api/v1/tracks/{track.id}/items/{COOP_ITEM}"
+    bad = {"status": "doing", "version": "many"}
+    assert client.patch(path, json=bad).status_code == 401
+    other = create_token(session=db, user=world.users["coop_b"]).token
+    r = client.patch(path, json=bad, headers={"Authorization": f"Bearer {other}"})
+    assert r.status_code == 404, r.text  # not 422: whether the track exists is not told either
+    own = create_token(session=db, user=world.users["coop_a"]).token
+    r = client.patch(path, json=bad, headers={"Authorization": f"Bearer {own}"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "version"]
+    # Pages: a visitor who is not logged in is sent to log in, whatever the query.
+    r = client.get(f"/tracks/{track.id}?open=" + "x" * 500, follow_redirects=False)
+    assert r.status_code in (303, 307) and "/login" in r.headers["location"], r.status_code
+
+
+# Module level: FastAPI evaluates the handlers' annotations in this module's namespace.
+MADE: list[str] = []
+
+
+def plain(request: Request) -> int:
+    return 1
+
+
+@in_request_thread
+def blocking(request: Request) -> int:
+    return 1
+
+
+async def reads(value: Annotated[int, Depends(blocking)]) -> int:
+    return value  # would be the noted call, not its value
+
+
+@in_request_thread
+def first(session: UnitSession) -> str:
+    MADE.append("first")
+    return "a"
+
+
+@in_request_thread
+def second(value: Annotated[str, Depends(first)], fail: bool = False) -> str:
+    MADE.append("second")
+    if fail:
+        raise HTTPException(status_code=404, detail="none")
+    return value + "b"
+
+
+@in_request_thread
+def third(value: Annotated[str, Depends(second)]) -> str:
+    MADE.append("third")
+    return value + "c"
+
+
+def test_a_dependency_that_blocks_must_say_so() -> None:
+    router = APIRouter(route_class=RequestUnitRoute)
+    with pytest.raises(TypeError, match="plain def"):
+
+        @router.get("/plain")
+        def uses_plain(value: Annotated[int, Depends(plain)]) -> int:
+            return value
+
+
+def test_an_async_dependency_cannot_take_a_noted_one() -> None:
+    router = APIRouter(route_class=RequestUnitRoute)
+    with pytest.raises(TypeError, match="in_request_thread too"):
+
+        @router.get("/reads")
+        def uses_reads(value: Annotated[int, Depends(reads)]) -> int:
+            return value
+
+
+def test_noted_calls_are_made_in_order_once_and_stop_at_the_first_error(unit_engine: Engine) -> None:
+    router = APIRouter(route_class=RequestUnitRoute, dependencies=[Depends(first)])
+
+    @router.get("/sync")
+    def sync_endpoint(
+        value: Annotated[str, Depends(third)], again: Annotated[str, Depends(first)]
+    ) -> dict[str, str]:
+        MADE.append("endpoint")
+        return {"value": value, "again": again}
+
+    @router.get("/async")
+    async def async_endpoint(value: Annotated[str, Depends(third)]) -> dict[str, str]:
+        MADE.append("endpoint")
+        return {"value": value}
+
+    app = FastAPI()
+    app.state.engine = unit_engine
+    app.include_router(router)
+    with TestClient(app) as client:
+        for path in ("/sync", "/async"):
+            MADE.clear()
+            r = client.get(path)
+            assert r.status_code == 200, r.text
+            assert r.json()["value"] == "abc"
+            assert MADE == ["first", "second", "third", "endpoint"]
+            MADE.clear()
+            assert client.get(path, params={"fail": "true"}).status_code == 404
+            assert MADE == ["first", "second"]  # nothing after the error, the handler not at all

@@ -497,7 +497,7 @@ class DashboardOut(BaseModel):
 SORT_PATTERN = "^-?(" + "|".join(dashboard.SORT_LABELS) + ")$"
 
 
-def dashboard_filters(
+async def dashboard_filters(
     catalog: CatalogDep,
     region: Annotated[str, Query(max_length=100, description="A 시·도, or a 지자체's full name")] = "",
     model: Annotated[str, Query(max_length=64, description="A model key")] = "",

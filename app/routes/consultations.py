@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from app.db import in_request_thread
 from app.deps import (
     MAX_ID,
     Actor,
@@ -46,6 +47,7 @@ UPDATE_FIELDS = consultations.EDITABLE
 # --- load-or-404 ---------------------------------------------------------------------------------
 
 
+@in_request_thread
 def get_current_consultation(
     consultation_id: PathId, session: SessionDep, principal: Actor
 ) -> tuple[Consultation, Cooperative]:
