@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -107,12 +107,14 @@ WRITE_OPTION = "maeul_write"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def read_plain(
-    session: Session, stmt: Executable, params: Mapping[str, Any] | None = None
+def run_plain(
+    session: Session, stmt: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
 ) -> Any:  # a CursorResult; its rows typed as loosely as session.execute's
-    """Run a statement of plain columns (no ORM entities) in ``session``'s transaction, on its
-    connection: about half the cost of ``session.execute`` for a short read, which adds the ORM's
-    per-statement bookkeeping. Pending ORM changes are flushed first, as autoflush would."""
+    """Run a statement on tables and plain columns (no ORM entities: a read, or a write the
+    session need not know of) in ``session``'s transaction, on its connection: about half the
+    cost of ``session.execute`` for a short statement, which adds the ORM's per-statement
+    bookkeeping (for an INSERT of an entity, its bulk-insert machinery). Pending ORM changes are
+    flushed first, as autoflush would."""
     if session.new or session.dirty or session.deleted:
         session.flush()
     return session.connection().execute(stmt, params)

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, bindparam, or_, text
 from sqlmodel import Session, col, delete, select, update
 
-from app.db import read_plain
+from app.db import run_plain
 from app.models import ApiToken, LoginFailure, User
 from app.models.base import utcnow
 from app.services.principal import Principal, principal_from_row, principal_query
@@ -280,7 +280,7 @@ def principal_for_token(*, session: Session, token: str) -> Principal | None:
     """The active user owning this unrevoked token, in one query."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = read_plain(session, _BY_TOKEN, {"token_hash": _digest(token)}).first()
+    row = run_plain(session, _BY_TOKEN, {"token_hash": _digest(token)}).first()
     return principal_from_row(row) if row else None
 
 

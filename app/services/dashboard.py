@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, LeadRole, StageKey
-from app.db import read_plain
+from app.db import run_plain
 from app.models import ActivityWeek, Cooperative, Event, Municipality, Track, TrackSummary
 from app.models.base import utcnow
 from app.models.decision import OUTCOME_LABELS
@@ -441,7 +441,7 @@ def _totals(session: Session, q: _Query, f: Filters) -> Totals:
         ),
         f,
     )
-    r = [int(v or 0) for v in read_plain(session, stmt).one()]
+    r = [int(v or 0) for v in run_plain(session, stmt).one()]
     roles = r[10:]
     return Totals(
         cooperatives=r[0],
@@ -496,7 +496,7 @@ def load_page(
         .where(col(TrackSummary.track_id).in_(keys.scalar_subquery()))
         .order_by(*q.order(filters.sort))
     )
-    rows = [_to_row(r, catalog) for r in read_plain(session, stmt).all()]
+    rows = [_to_row(r, catalog) for r in run_plain(session, stmt).all()]
     return Page(replace(filters, page=page), totals, rows, page, pages, clock)
 
 

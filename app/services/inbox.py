@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
 from app.catalog import Catalog
-from app.db import read_plain
+from app.db import run_plain
 from app.models import Cooperative, Notification, NotificationPreference, Track, User
 from app.models.base import utcnow
 from app.models.notify import NOTIFICATION_KINDS
@@ -166,7 +166,7 @@ def unread_count(*, session: Session, principal: Principal) -> int:
     stmt = _UNREAD_COUNT.get(principal.role)
     if stmt is None:
         return 0
-    return int(read_plain(session, stmt, {"user_id": principal.id, **scope_params(principal)}).scalar_one())
+    return int(run_plain(session, stmt, {"user_id": principal.id, **scope_params(principal)}).scalar_one())
 
 
 def inbox_row(

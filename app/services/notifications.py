@@ -20,6 +20,7 @@ from sqlmodel import Session, col
 
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel, Item
+from app.db import run_plain
 from app.models import (
     Comment,
     Consultation,
@@ -341,7 +342,10 @@ def on_event(
             }
         )
     if rows:
-        session.execute(insert(Notification), rows)
+        run_plain(session, _INSERT_NOTIFICATION, rows)
+
+
+_INSERT_NOTIFICATION = insert(Notification.__table__)  # type: ignore[attr-defined]
 
 
 # --- the daily scan ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlmodel import Session, col
 
-from app.db import read_plain
+from app.db import run_plain
 from app.models import Cooperative, Municipality, SupportCenter, User
 from app.models.user import ROLE_LABELS
 
@@ -80,5 +80,5 @@ _BY_ID = principal_query().where(col(User.id) == bindparam("user_id"))
 
 def load_principal(*, session: Session, user_id: int) -> Principal | None:
     """The active user with this id, or None (deactivated users lose their sessions)."""
-    row = read_plain(session, _BY_ID, {"user_id": user_id}).first()
+    row = run_plain(session, _BY_ID, {"user_id": user_id}).first()
     return principal_from_row(row) if row else None

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlmodel import Session, col
 
-from app.db import read_plain
+from app.db import run_plain
 from app.models import Cooperative, Event
 from app.models.audit import AuditEntry
 from app.models.user import ROLES
@@ -30,7 +30,7 @@ def _of(last_event: ScalarSelect[Any]) -> Any:
 
 
 def _read(session: Session, stmt: Any, params: dict[str, Any]) -> tuple[int, int]:
-    last_event, last_admin_change = read_plain(session, stmt, params).one()
+    last_event, last_admin_change = run_plain(session, stmt, params).one()
     return int(last_event or 0), int(last_admin_change or 0)
 
 

@@ -36,7 +36,7 @@ from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, Item, LeadRole, StageKey
-from app.db import read_plain
+from app.db import run_plain
 from app.models import (
     ActivityWeek,
     AppMeta,
@@ -225,7 +225,14 @@ def _upsert_summary(session: Session, values: Mapping[str, Any]) -> None:
         insert_: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
         update = {k: insert_.excluded[k] for k in values if k != "track_id"}
         stmt = _UPSERTS[key] = insert_.on_conflict_do_update(index_elements=["track_id"], set_=update)
-    session.execute(stmt, dict(values))
+    run_plain(session, stmt, dict(values))
+
+
+_DUE = TrackDueItem.__table__  # type: ignore[attr-defined]
+_DELETE_DUE = delete(_DUE).where(
+    _DUE.c.track_id == bindparam("track_id"), _DUE.c.item_key.in_(bindparam("keys", expanding=True))
+)
+_INSERT_DUE = insert(_DUE)
 
 
 def refresh_track(
@@ -241,7 +248,7 @@ def refresh_track(
         session.execute(delete(TrackDueItem).where(col(TrackDueItem.track_id) == track_id))
         session.execute(delete(TrackSummary).where(col(TrackSummary.track_id) == track_id))
         return
-    rows = read_plain(session, _FACTS_WITH_DUE, {"track_id": track_id}).all()
+    rows = run_plain(session, _FACTS_WITH_DUE, {"track_id": track_id}).all()
     items = {r[1]: _facts(r[:7]) for r in rows}
     facts = compute_summary(model=model, items=items, last_activity=last_activity)
     _upsert_summary(session, summary_values(track_id, facts, now or utcnow()))
@@ -251,14 +258,10 @@ def refresh_track(
     wanted = {d.item_key: (d.due_date, d.lead) for d in facts.due}
     stale = [k for k, v in stored.items() if wanted.get(k) != v]
     if stale:
-        session.execute(
-            delete(TrackDueItem).where(
-                col(TrackDueItem.track_id) == track_id, col(TrackDueItem.item_key).in_(stale)
-            )
-        )
+        run_plain(session, _DELETE_DUE, {"track_id": track_id, "keys": stale})
     new = [_due_row(track_id, d) for d in facts.due if stored.get(d.item_key) != (d.due_date, d.lead)]
     if new:
-        session.execute(insert(TrackDueItem), new)
+        run_plain(session, _INSERT_DUE, new)
 
 
 def _facts_query() -> Any:
