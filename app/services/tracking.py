@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, text, union_all, update
+from sqlalchemy import Integer, and_, bindparam, func, insert, literal, or_, text, union_all, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -296,15 +296,22 @@ def states_with_names(
     *, session: Session, track_id: int, item_key: str | None = None
 ) -> dict[str, tuple[ItemState, str | None, str | None]]:
     """Item key → (state, updated by, verified by) for one track (or one of its items), in one query."""
-    stmt = (
-        select(ItemState, _UPDATER.display_name, _VERIFIER.display_name)
-        .outerjoin(_UPDATER, col(_UPDATER.id) == col(ItemState.updated_by_id))
-        .outerjoin(_VERIFIER, col(_VERIFIER.id) == col(ItemState.verified_by_id))
-        .where(ItemState.track_id == track_id)
-    )
-    if item_key is not None:
-        stmt = stmt.where(ItemState.item_key == item_key)
-    return {s.item_key: (s, u, v) for s, u, v in session.exec(stmt).all()}
+    if item_key is None:
+        rows = session.exec(_STATES_WITH_NAMES, params={"track_id": track_id})
+    else:
+        rows = session.exec(_STATES_WITH_NAMES_ONE, params={"track_id": track_id, "item_key": item_key})
+    return {s.item_key: (s, u, v) for s, u, v in rows.all()}
+
+
+# Statements the track page runs on every render, built once (building one cost about as much as
+# running it): the states with names, the panels' counts and the recent events.
+_STATES_WITH_NAMES = (
+    select(ItemState, _UPDATER.display_name, _VERIFIER.display_name)
+    .outerjoin(_UPDATER, col(_UPDATER.id) == col(ItemState.updated_by_id))
+    .outerjoin(_VERIFIER, col(_VERIFIER.id) == col(ItemState.verified_by_id))
+    .where(col(ItemState.track_id) == bindparam("track_id"))
+)
+_STATES_WITH_NAMES_ONE = _STATES_WITH_NAMES.where(col(ItemState.item_key) == bindparam("item_key"))
 
 
 # The columns the JSON API shows of each item state, with the verifier's name: plain rows, no ORM
@@ -339,19 +346,22 @@ def state_rows(*, session: Session, track_id: int, item_key: str | None = None) 
     return {r.item_key: r for r in rows}
 
 
+_PANEL_COUNTS = union_all(
+    select(literal("e"), col(Evidence.item_key), func.count())
+    .where(col(Evidence.track_id) == bindparam("track_id"), col(Evidence.removed_at).is_(None))
+    .group_by(col(Evidence.item_key)),
+    select(literal("c"), col(Comment.item_key), func.count())
+    .where(col(Comment.track_id) == bindparam("track_id"))
+    .group_by(col(Comment.item_key)),
+)
+
+
 def _panel_counts(session: Session, track_id: int) -> dict[tuple[str, str], int]:
     """(kind, item key) → how many live evidence ('e') and comments ('c') the item has, in one query."""
-    evidence = (
-        select(literal("e"), col(Evidence.item_key), func.count())
-        .where(col(Evidence.track_id) == track_id, col(Evidence.removed_at).is_(None))
-        .group_by(col(Evidence.item_key))
-    )
-    comments = (
-        select(literal("c"), col(Comment.item_key), func.count())
-        .where(col(Comment.track_id) == track_id)
-        .group_by(col(Comment.item_key))
-    )
-    return {(kind, key): int(n) for kind, key, n in run_plain(session, union_all(evidence, comments)).all()}
+    return {
+        (kind, key): int(n)
+        for kind, key, n in run_plain(session, _PANEL_COUNTS, {"track_id": track_id}).all()
+    }
 
 
 def load_track_view(
@@ -472,10 +482,14 @@ def _item_or_404(model: BusinessModel, item_key: str) -> Item:
     return item
 
 
+# Built once: constructing the statement cost about as much as running it, on every change.
+_CURRENT_STATE = select(ItemState).where(
+    col(ItemState.track_id) == bindparam("track_id"), col(ItemState.item_key) == bindparam("item_key")
+)
+
+
 def _current_state(session: Session, track_id: int, item_key: str) -> ItemState | None:
-    return session.exec(
-        select(ItemState).where(ItemState.track_id == track_id, ItemState.item_key == item_key)
-    ).first()
+    return session.exec(_CURRENT_STATE, params={"track_id": track_id, "item_key": item_key}).first()
 
 
 def _jsonable(value: Any) -> Any:
@@ -718,6 +732,32 @@ def add_comment(
 # --- the activity log --------------------------------------------------------------------------
 
 
+# The filters given → the statement, built once per shape (as _VERSIONED_UPDATES).
+_EVENT_STATEMENTS: dict[tuple[str, ...], Any] = {}
+
+
+def _events_statement(given: tuple[str, ...]) -> Any:
+    stmt = _EVENT_STATEMENTS.get(given)
+    if stmt is None:
+        stmt = (
+            select(Event, User.display_name, Track.model_key)
+            .outerjoin(User, col(User.id) == col(Event.actor_id))
+            .outerjoin(Track, col(Track.id) == col(Event.track_id))
+            .order_by(col(Event.id).desc())
+        )
+        conditions = {
+            "track_id": col(Event.track_id) == bindparam("track_id"),
+            "cooperative_id": col(Event.cooperative_id) == bindparam("cooperative_id"),
+            "before": col(Event.id) < bindparam("before"),
+            "action": col(Event.action) == bindparam("action"),
+        }
+        stmt = stmt.where(*(conditions[k] for k in given if k in conditions))
+        if "limit" in given:
+            stmt = stmt.limit(bindparam("limit", type_=Integer))
+        _EVENT_STATEMENTS[given] = stmt
+    return stmt
+
+
 def list_events(
     *,
     session: Session,
@@ -731,24 +771,16 @@ def list_events(
 ) -> list[EventRow]:
     """Newest first; ``before`` (an event id) and ``limit`` page through the log in one query;
     ``action`` keeps one kind (e.g. "comment" for a cooperative home's recent comments)."""
-    stmt = (
-        select(Event, User.display_name, Track.model_key)
-        .outerjoin(User, col(User.id) == col(Event.actor_id))
-        .outerjoin(Track, col(Track.id) == col(Event.track_id))
-        .order_by(col(Event.id).desc())
-    )
-    if track_id is not None:
-        stmt = stmt.where(Event.track_id == track_id)
-    if cooperative_id is not None:
-        stmt = stmt.where(Event.cooperative_id == cooperative_id)
-    if before is not None:
-        stmt = stmt.where(col(Event.id) < before)
-    if action is not None:
-        stmt = stmt.where(col(Event.action) == action)
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    given = {
+        "track_id": track_id,
+        "cooperative_id": cooperative_id,
+        "before": before,
+        "action": action,
+        "limit": limit,
+    }
+    params = {k: v for k, v in given.items() if v is not None}
     out = []
-    for event, actor, model_key in session.exec(stmt).all():
+    for event, actor, model_key in session.exec(_events_statement(tuple(params)), params=params).all():
         m = model if model is not None else (catalog.model(model_key) if catalog and model_key else None)
         item = m.item(event.item_key) if m and event.item_key else None
         out.append(
