@@ -253,6 +253,27 @@ def third(value: Annotated[str, Depends(second)]) -> str:
     return value + "c"
 
 
+@in_request_thread
+def sessionless(request: Request) -> str:
+    MADE.append("sessionless")
+    return request.url.path
+
+
+def test_a_noted_dependency_without_a_request_unit_runs_in_a_trip_of_its_own() -> None:
+    router = APIRouter(route_class=RequestUnitRoute)
+
+    @router.get("/bare")
+    async def bare(path: Annotated[str, Depends(sessionless)]) -> dict[str, str]:
+        return {"path": path}
+
+    app = FastAPI()
+    app.include_router(router)
+    MADE.clear()
+    with TestClient(app) as client:
+        assert client.get("/bare").json() == {"path": "/bare"}
+    assert MADE == ["sessionless"]
+
+
 def test_a_dependency_that_blocks_must_say_so() -> None:
     router = APIRouter(route_class=RequestUnitRoute)
     with pytest.raises(TypeError, match="plain def"):
