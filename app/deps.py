@@ -291,6 +291,7 @@ class TrackContext:
     track: Track
     cooperative: Cooperative
     model: BusinessModel
+    revision: tuple[int, int]  # when it was looked up (app.services.revision): the page caches' key
 
 
 @in_request_thread
@@ -300,14 +301,14 @@ def get_current_track(
     found = get_visible_track(session=session, principal=principal, track_id=track_id)
     if found is None:
         raise HTTPException(status_code=404, detail="사업 추진 기록을 찾을 수 없습니다.")
-    track, cooperative = found
+    track, cooperative, revision = found
     model = catalog.model(track.model_key)
     if model is None:
         raise HTTPException(
             status_code=404,
             detail=f"이 기록이 따르는 사업모델 '{track.model_key}'이(가) 콘텐츠에서 빠졌습니다. 관리자에게 문의하세요.",
         )
-    return TrackContext(track, cooperative, model)
+    return TrackContext(track, cooperative, model, revision)
 
 
 CurrentTrack = Annotated[TrackContext, Depends(get_current_track)]

@@ -27,7 +27,7 @@ from app.deps import (
 from app.input_guard import IsoDate, StrictVersion
 from app.models import Track
 from app.models.tracking import Status
-from app.services import dashboard, revision, tracking, verification
+from app.services import dashboard, tracking, verification
 from app.services.errors import ConflictError, ForbiddenError
 from app.services.orgs import CooperativeRow, cooperative_row, cooperative_rows
 from app.services.progress import Progress, compute_progress
@@ -350,9 +350,7 @@ def get_track(request: Request, session: SessionDep, ctx: CurrentTrack) -> Respo
             )
         )
 
-    return cached_page(
-        request, ("api-track", track_id, revision.track(session=session, track_id=track_id)), answer
-    )
+    return cached_page(request, ("api-track", track_id, ctx.revision), answer)
 
 
 @router.patch(

@@ -27,7 +27,7 @@ from app.deps import (
 from app.input_guard import parse_iso_date
 from app.models.tracking import STATUSES
 from app.services import evidence as evidence_service
-from app.services import exports, revision, tracking, verification
+from app.services import exports, tracking, verification
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
 from app.services.readiness import readiness_of_view
@@ -235,8 +235,7 @@ def track_detail(
         return page()
     assert ctx.track.id is not None  # noqa: S101
     # Dates on the page count from today (overdue, due soon).
-    track_revision = revision.track(session=session, track_id=ctx.track.id)
-    key = ("track-page", ctx.track.id, track_revision, tracking.today_kst(), role, status, show)
+    key = ("track-page", ctx.track.id, ctx.revision, tracking.today_kst(), role, status, show)
     return cached_page(request, key, page)
 
 

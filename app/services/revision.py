@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ScalarSelect, bindparam, func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlmodel import Session, col
 
 from app.db import run_plain
-from app.models import Cooperative, Event
+from app.models import Cooperative, Event, Track
 from app.models.audit import AuditEntry
 from app.models.user import ROLES
 from app.services.principal import Principal
@@ -30,16 +30,21 @@ def _of(last_event: ScalarSelect[Any]) -> Any:
 
 
 def _read(session: Session, stmt: Any, params: dict[str, Any]) -> tuple[int, int]:
-    last_event, last_admin_change = run_plain(session, stmt, params).one()
+    return of_columns(*run_plain(session, stmt, params).one())
+
+
+# A track's revision, as two columns of a statement that selects the track: every track route
+# looks its track up (tracking.get_visible_track), so its page and its API answer get the
+# revision in the same round trip, read in the same transaction as what they show.
+TRACK_COLUMNS = (
+    select(func.max(Event.id)).where(col(Event.track_id) == col(Track.id)).correlate(Track).scalar_subquery(),
+    _LAST_ADMIN_CHANGE,
+)
+
+
+def of_columns(last_event: int | None, last_admin_change: int | None) -> tuple[int, int]:
+    """The revision from TRACK_COLUMNS' values."""
     return int(last_event or 0), int(last_admin_change or 0)
-
-
-_TRACK = _of(select(func.max(Event.id)).where(col(Event.track_id) == bindparam("track_id")).scalar_subquery())
-
-
-def track(*, session: Session, track_id: int) -> tuple[int, int]:
-    """A track's revision: for its page and its API answer."""
-    return _read(session, _TRACK, {"track_id": track_id})
 
 
 # Per visible cooperative its newest event, one index lookup each (ix_event_cooperative_id):

@@ -24,7 +24,7 @@ from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track, 
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
 from app.models.user import ROLES
-from app.services import notifications
+from app.services import notifications, revision
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
@@ -75,7 +75,7 @@ def can_verify(principal: Principal, item: Item, state: ItemState | None) -> boo
 
 # One statement per role, built once: every track route looks its track up with it.
 _VISIBLE_TRACK: dict[str, Any] = {
-    role: select(Track, Cooperative)
+    role: select(Track, Cooperative, *revision.TRACK_COLUMNS)
     .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
     .where(col(Track.id) == bindparam("track_id"), role_scope(role))
     for role in ROLES
@@ -84,13 +84,14 @@ _VISIBLE_TRACK: dict[str, Any] = {
 
 def get_visible_track(
     *, session: Session, principal: Principal, track_id: int
-) -> tuple[Track, Cooperative] | None:
-    """The track with its cooperative, when the cooperative is visible to ``principal``."""
+) -> tuple[Track, Cooperative, tuple[int, int]] | None:
+    """The track with its cooperative and its revision (app.services.revision), when the
+    cooperative is visible to ``principal``."""
     stmt = _VISIBLE_TRACK.get(principal.role)
     if stmt is None:
         return None
     row = session.execute(stmt, {"track_id": track_id, **scope_params(principal)}).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], revision.of_columns(row[2], row[3])) if row else None
 
 
 _INSERT_EVENT = insert(Event.__table__).returning(Event.__table__.c.id)  # type: ignore[attr-defined]
