@@ -373,7 +373,7 @@ def update_item(
         if changes.get(text_field, "") is None:
             changes[text_field] = ""
     try:
-        tracking.update_item(
+        state = tracking.update_item(
             session=session,
             principal=user,
             track=ctx.track,
@@ -387,6 +387,11 @@ def update_item(
         return JSONResponse(
             {"detail": exc.message, "current": current.model_dump(mode="json")}, status_code=409
         )
+    item = ctx.model.item(item_key)
+    if item is not None and state.id is not None and state.verified_at is None:
+        # The stored item as written (any change clears a 확인, so there is no verifier to name):
+        # no need to read it back.
+        return _json(item_out(ctx.model.item_stage[item_key], item, state))
     return _json(_one_item(session, ctx, item_key))
 
 

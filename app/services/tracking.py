@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, bindparam, func, insert, literal, or_, text, union_all, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
@@ -94,6 +94,7 @@ def get_visible_track(
     return (row[0], row[1], revision.of_columns(row[2], row[3])) if row else None
 
 
+_LOCK_TRACK = text("SELECT 1 FROM track WHERE id = :id FOR NO KEY UPDATE")
 _INSERT_EVENT = insert(Event.__table__).returning(Event.__table__.c.id)  # type: ignore[attr-defined]
 
 
@@ -119,7 +120,7 @@ def append_event(
         # last to commit stores stale counts (the load-integrity test caught it). Taken before the
         # insert, so event ids also follow commit order. NO KEY UPDATE: foreign-key checks on the
         # track still pass. SQLite's writers already take turns (BEGIN IMMEDIATE).
-        session.execute(text("SELECT 1 FROM track WHERE id = :id FOR NO KEY UPDATE"), {"id": track.id})
+        run_plain(session, _LOCK_TRACK, {"id": track.id})
     event = Event(
         at=now or utcnow(),
         actor_id=principal.id if principal else None,
@@ -548,15 +549,14 @@ def _versioned_update(session: Session, state: ItemState, *, version: int, value
             .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
             .values({k: bindparam(k) for k in keys})
         )
-    result = cast(
-        CursorResult[Any], session.execute(stmt, {"b_id": state.id, "b_version": version, **values})
-    )
-    track_id, item_key = state.track_id, state.item_key
-    # Expired, not refreshed: callers that show the item load it with their own query,
-    # so a refresh here would be one more round trip on every status change.
-    session.expire(state)
+    result = run_plain(session, stmt, {"b_id": state.id, "b_version": version, **values})
     if result.rowcount != 1:  # someone else wrote between our read and our update
-        raise ConflictError(_current_state(session, track_id, item_key))
+        session.expire(state)  # so the query below reads what they stored
+        raise ConflictError(_current_state(session, state.track_id, state.item_key))
+    # The state now holds what was written, without reading it back (a refresh would be one
+    # more round trip on every change); nothing marks it changed, so no flush writes it again.
+    for name, value in values.items():
+        set_committed_value(state, name, value)
 
 
 def assignable_people(*, session: Session, cooperative: Cooperative) -> list[Person]:

@@ -509,3 +509,34 @@ def test_patch_assigns_a_person_and_refuses_an_outsider(
     assert r.status_code == 200 and r.json()["assignee_id"] == world.users["coop_a"].id
     r = client.patch(url, json={"version": 1, "assignee_id": None}, headers=headers)
     assert r.status_code == 200 and r.json()["assignee_id"] is None
+
+
+def test_a_changes_answer_is_the_item_as_a_later_read_shows_it(
+    client: TestClient, db: Session, world: World, catalog: Catalog, auth: Headers, track: Track
+) -> None:
+    """The answer is made from what the change wrote (no read back): it must be what is stored."""
+    model = catalog.model(track.model_key)
+    assert model is not None
+
+    def stored(key: str) -> dict[str, Any]:
+        r = client.get(f"/api/v1/tracks/{track.id}", headers=auth("coop_a"))
+        return next(i for i in r.json()["items"] if i["key"] == key)
+
+    def answered(key: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = patch(client, auth, track, key, {**body, "version": stored(key)["version"]})
+        assert r.status_code == 200, r.text
+        assert r.json() == stored(key)
+        return dict(r.json())
+
+    # The first change creates the state; the next ones update it.
+    assert answered(COOP_ITEM, {"status": "doing"})["version"] == 1
+    assert answered(COOP_ITEM, {"note": " 메모 ", "due_date": "2026-12-01"})["note"] == "메모"
+    assert answered(COOP_ITEM, {"status": "na", "na_reason": "해당 없음"})["due_date"] == "2026-12-01"
+    # A verified item: its change clears the 확인 (and the answer says so)…
+    change(db, world, track, model, COOP_CONSIGNMENT, status="done")
+    verify(db, world, track, model, COOP_CONSIGNMENT, who="municipality")
+    assert answered(COOP_CONSIGNMENT, {"note": "고침"})["verified_by"] is None
+    # …and a change that changes nothing keeps it, with the verifier's name.
+    change(db, world, track, model, COOP_CONSIGNMENT, status="done")
+    verify(db, world, track, model, COOP_CONSIGNMENT, who="municipality")
+    assert answered(COOP_CONSIGNMENT, {"status": "done"})["verified_by"] == "gov-a"
