@@ -145,10 +145,6 @@ def _remove_written_files(session: Session) -> None:
         path.unlink(missing_ok=True)
 
 
-# How the current request's unit of work commits, for RequestUnitRoute (None outside a request).
-_COMMIT_IN_THREAD: ContextVar[Callable[[], None] | None] = ContextVar("maeul_commit_in_thread", default=None)
-
-
 # --- one worker-thread trip per request -----------------------------------------------------------
 #
 # FastAPI runs every plain ``def`` dependency in a worker thread of its own, one trip each, and a
@@ -179,11 +175,13 @@ class _Deferred:
 
 
 class _Unit:
-    """The noted calls of one request, made at most once, in order; after one raises, no more."""
+    """One request's unit of work: how it commits (at most once), and its noted calls, made at
+    most once each, in order; after one raises, no more."""
 
-    __slots__ = ("noted", "made", "failed")
+    __slots__ = ("commit", "noted", "made", "failed")
 
-    def __init__(self) -> None:
+    def __init__(self, commit: Callable[[], None]) -> None:
+        self.commit = commit
         self.noted: list[_Deferred] = []
         self.made = 0
         self.failed = False
@@ -209,6 +207,7 @@ def _made(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v.resolve() if isinstance(v, _Deferred) else v for k, v in kwargs.items()}
 
 
+# The current request's unit, for RequestUnitRoute (None outside a request).
 _UNIT: ContextVar[_Unit | None] = ContextVar("maeul_unit", default=None)
 IN_REQUEST_THREAD = "__maeul_in_request_thread__"
 
@@ -246,13 +245,14 @@ async def request_unit(*, commit: Callable[[], None], rollback: Callable[[], Non
     answer, as it was when they ran before the fields were validated.
     """
     ended = False
-    unit = _Unit()
 
     def end(action: Callable[[], None]) -> None:
         nonlocal ended
         if not ended:
             ended = True  # first: a commit that fails is rolled back below, never retried
             action()
+
+    unit = _Unit(functools.partial(end, commit))
 
     def settle_and_roll_back(settle: bool) -> BaseException | None:
         try:
@@ -264,7 +264,6 @@ async def request_unit(*, commit: Callable[[], None], rollback: Callable[[], Non
             rollback()  # also after a failed commit; harmless after a good one
         return None
 
-    _COMMIT_IN_THREAD.set(functools.partial(end, commit))
     _UNIT.set(unit)
     try:
         yield
@@ -279,7 +278,6 @@ async def request_unit(*, commit: Callable[[], None], rollback: Callable[[], Non
         if not ended:
             await run_in_threadpool(end, commit)
     finally:
-        _COMMIT_IN_THREAD.set(None)
         _UNIT.set(None)
 
 
@@ -317,10 +315,8 @@ def _in_one_trip(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         result = endpoint(*args, **_made(kwargs))
         # A Response is final; anything else FastAPI still validates and serializes, possibly
         # reading loaded rows, so its commit stays at the unit's end.
-        if isinstance(result, Response):
-            commit = _COMMIT_IN_THREAD.get()
-            if commit is not None:
-                commit()
+        if unit is not None and isinstance(result, Response):
+            unit.commit()
         return result
 
     return run
