@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union_all
@@ -293,7 +294,6 @@ class Row:
     sigungu: str
     municipality: str
     model: BusinessModel
-    progress: Progress
     lead_open: int
     overdue: int
     due_soon: int
@@ -302,12 +302,32 @@ class Row:
     last_activity_at: datetime | None
     last_activity_role: str | None
     stalled: bool
-    verdict: str
-    consignment: Consignment
     decision: str | None
-    # What the row was made from (summary columns and the joined values): equal keys, equal rows.
-    # app.templating's fragment cache keys the rendered row by it.
-    render_key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    # The summary row it was made from (its columns and the joined values): progress and the
+    # verdict are worked out of it when first read, so a row the fragment cache answers (most
+    # rows of a 현황판 shown again after a change elsewhere) costs none of that arithmetic.
+    summary: Any = field(compare=False, repr=False)
+
+    @cached_property
+    def render_key(self) -> tuple[Any, ...]:
+        """Equal keys, equal rows: app.templating's fragment cache keys the rendered row by it."""
+        return tuple(self.summary)
+
+    @cached_property
+    def progress(self) -> Progress:
+        return progress_of(self.summary)
+
+    @cached_property
+    def _readiness(self) -> tuple[str, Consignment]:
+        return readiness_of_summary(self.summary)
+
+    @property
+    def verdict(self) -> str:
+        return self._readiness[0]
+
+    @property
+    def consignment(self) -> Consignment:
+        return self._readiness[1]
 
     @property
     def current_stage(self) -> StageKey | None:
@@ -395,7 +415,6 @@ def _to_row(r: Any, catalog: Catalog) -> Row:
     """A row of _row_columns (progress_of and readiness_of_summary read the summary's columns)."""
     model = catalog.model(r.model_key)
     assert model is not None  # noqa: S101 - rows are limited to the catalog's models
-    verdict, consignment = readiness_of_summary(r)
     return Row(
         track_id=r.track_id,
         cooperative_id=r.cooperative_id,
@@ -404,7 +423,6 @@ def _to_row(r: Any, catalog: Catalog) -> Row:
         sigungu=r.sigungu,
         municipality=r.municipality,
         model=model,
-        progress=progress_of(r),
         lead_open=int(r.lead_open),
         overdue=int(r.overdue),
         due_soon=int(r.due_soon),
@@ -413,10 +431,8 @@ def _to_row(r: Any, catalog: Catalog) -> Row:
         last_activity_at=r.last_activity_at,
         last_activity_role=r.last_activity_role,
         stalled=bool(r.stalled),
-        verdict=verdict,
-        consignment=consignment,
         decision=r.decision,
-        render_key=tuple(r),
+        summary=r,
     )
 
 

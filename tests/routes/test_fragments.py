@@ -15,7 +15,7 @@ from sqlmodel import Session
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel
 from app.models import Track
-from app.services import evidence, tracking, verification
+from app.services import dashboard, evidence, tracking, verification
 from app.services.auth import create_token
 from app.templating import RenderCache
 from tests.factories import World, login
@@ -109,6 +109,33 @@ def test_every_viewer_gets_what_a_fresh_render_gives(app: FastAPI, track: Track,
                 fresh, fresh_token = _page(app, viewer, path, cache=False)
                 assert cached.replace(token, "TOKEN") == fresh.replace(fresh_token, "TOKEN"), viewer
     assert len(app.state.fragments) > 0
+
+
+def test_a_dashboard_row_from_the_fragment_cache_costs_no_arithmetic(
+    app: FastAPI, track: Track, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress and the verdict are worked out of a 현황판 row only when the row is rendered:
+    with the page cache off (as after a change elsewhere), a row the fragment cache holds needs
+    neither."""
+    worked: list[object] = []
+    real_progress, real_readiness = dashboard.progress_of, dashboard.readiness_of_summary
+    monkeypatch.setattr(dashboard, "progress_of", lambda row: worked.append(row) or real_progress(row))
+    monkeypatch.setattr(
+        dashboard, "readiness_of_summary", lambda row: worked.append(row) or real_readiness(row)
+    )
+    app.state.fragments.clear()
+    kept = app.state.pages
+    app.state.pages = None
+    try:
+        with TestClient(app) as client:
+            login(client, "admin")
+            first = client.get("/dashboard").text
+            assert worked  # rendered afresh: each row's arithmetic once
+            worked.clear()
+            assert client.get("/dashboard").text == first
+    finally:
+        app.state.pages = kept
+    assert worked == []
 
 
 def test_each_session_gets_its_own_csrf_token_in_cached_rows(app: FastAPI, track: Track) -> None:
