@@ -175,13 +175,20 @@ def test_a_change_is_on_the_next_page(
         verified = re.compile(
             rf'id="item-{CENTER_ITEM}">.*?<p class="verified".*?<span class="muted">([^<]*)</span>', re.S
         )
-        assert verified.findall(client.get(f"/tracks/{track.id}").text) == ["center-a"]
+        recent = re.compile(r'<section class="panel" id="recent-events".*?</section>', re.S)
+        shown = client.get(f"/tracks/{track.id}").text
+        assert verified.findall(shown) == ["center-a"]
+        assert "<strong>center-a</strong>" in recent.findall(shown)[0]  # who 확인, in 최근 활동
         _as_admin(
             app,
             f"/admin/users/{world.users['center'].id}",
             {"display_name": "새 이름 코디네이터", "org_id": f"center:{world.center_a.id}"},
         )
-        assert verified.findall(client.get(f"/tracks/{track.id}").text) == ["새 이름 코디네이터"]
+        shown = client.get(f"/tracks/{track.id}").text
+        assert verified.findall(shown) == ["새 이름 코디네이터"]
+        # The events are cached by what they read: the actor's name is the current one.
+        assert "<strong>center-a</strong>" not in recent.findall(shown)[0]
+        assert "<strong>새 이름 코디네이터</strong>" in recent.findall(shown)[0]
 
 
 def test_every_kind_of_change_is_on_the_next_cached_page(
