@@ -23,6 +23,10 @@ database, on a free port of 127.0.0.1.
   Errors: connection failures, timeouts, and any status but 2xx (409s, which a stale version
   would get, are counted apart as conflicts). The client shares the machine's CPUs with the
   server: its own CPU time and the workers' are read from /proc and reported with the figures.
+* **Offered rates** (after the mixed load, on its sessions): the same mix at each rate of
+  ``MIX_RATES`` requests a second, open loop (Poisson arrivals, each to the next client in turn,
+  waiting for that client's connection if it is busy; latency from the arrival), so the figures
+  show the load served within the p99 target rather than how far a saturated queue grows.
 """
 
 from __future__ import annotations
@@ -69,6 +73,10 @@ MIX_SECONDS = 30.0
 MIX_WARMUP = 5.0
 MIX_SHARES = (("page", 0.70), ("change", 0.20), ("dashboard", 0.10))
 MIX_P99_TARGET_MS = 100.0
+# The same mix at fixed offered rates (open loop): what this machine serves within the p99 target.
+MIX_RATES = (25.0, 50.0, 75.0, 100.0)
+MIX_RATE_SECONDS = 10.0
+MIX_RATE_WARMUP = 2.0
 NEXT_STATUS = {"todo": "doing", "doing": "done", "done": "todo", "na": "doing"}
 
 
@@ -434,6 +442,8 @@ class MixResult:
     client_cpu: float = math.nan  # CPU seconds per wall second (1.0 = one core)
     server_cpu: float = math.nan
     load: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    offered: float | None = None  # requests a second, for an open-loop run (None: closed loop)
+    rates: list[MixResult] = field(default_factory=list)  # the open-loop runs after a closed one
 
     @property
     def all(self) -> list[float]:
@@ -495,58 +505,96 @@ async def _open_client(base: str, coop_login: str, viewer_login: str, track_id: 
     return _Client(http, viewer, track_id, _csrf(page), items)
 
 
-async def _mixed(base: str, clients: list[_Client], warmup: float, seconds: float, result: MixResult) -> None:
-    kinds = [k for k, _ in MIX_SHARES]
-    weights = [w for _, w in MIX_SHARES]
+async def _request(
+    c: _Client, kind: str, rng: random.Random, result: MixResult, counted: bool
+) -> tuple[float, bool]:
+    """One request of the mix for client ``c``; a failure is counted in ``result`` when ``counted``.
+    Returns when it ended (perf_counter) and whether it was a 2xx."""
+    try:
+        if kind == "page":
+            r = await c.http.get(f"/tracks/{c.track_id}")
+        elif kind == "dashboard":
+            r = await c.viewer.get("/dashboard")
+        else:
+            key = rng.choice(list(c.items))
+            status, version = c.items[key]
+            r = await c.http.post(
+                f"/tracks/{c.track_id}/items/{key}",
+                data={"csrf_token": c.csrf, "version": str(version), "status": NEXT_STATUS[status]},
+                headers={"HX-Request": "true"},
+            )
+    except httpx2.HTTPError as exc:
+        if counted:
+            result.errors += 1
+            if len(result.error_samples) < 5:
+                result.error_samples.append(f"{kind}: {type(exc).__name__}: {exc}")
+        return perf_counter(), False
+    ended = perf_counter()
+    if kind == "change":
+        row = ROW_RE.search(r.text)
+        if row:
+            c.items[row.group(2)] = (row.group(1), int(row.group(3)))
+    if 200 <= r.status_code < 300:
+        return ended, True
+    if not counted:
+        return ended, False
+    if r.status_code == 409 and kind == "change":
+        result.conflicts += 1
+    else:
+        result.errors += 1
+        if len(result.error_samples) < 5:
+            result.error_samples.append(f"{kind}: HTTP {r.status_code} {r.text[:120]!r}")
+    return ended, False
+
+
+KINDS = [k for k, _ in MIX_SHARES]
+WEIGHTS = [w for _, w in MIX_SHARES]
+
+
+async def _mixed(clients: list[_Client], warmup: float, seconds: float, result: MixResult) -> None:
+    """Closed loop: each client sends its next request as soon as the previous one is answered."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     counted_from, end = start + warmup, start + warmup + seconds
 
     async def one(n: int, c: _Client) -> None:
         rng = random.Random(1000 + n)
-        while True:
-            began = loop.time()
-            if began >= end:
-                return
-            kind = rng.choices(kinds, weights)[0]
-            key = ""
+        while (began := loop.time()) < end:
+            kind = rng.choices(KINDS, WEIGHTS)[0]
             t0 = perf_counter()
-            try:
-                if kind == "page":
-                    r = await c.http.get(f"/tracks/{c.track_id}")
-                elif kind == "dashboard":
-                    r = await c.viewer.get("/dashboard")
-                else:
-                    key = rng.choice(list(c.items))
-                    status, version = c.items[key]
-                    r = await c.http.post(
-                        f"/tracks/{c.track_id}/items/{key}",
-                        data={"csrf_token": c.csrf, "version": str(version), "status": NEXT_STATUS[status]},
-                        headers={"HX-Request": "true"},
-                    )
-                elapsed = perf_counter() - t0
-            except httpx2.HTTPError as exc:
-                if began >= counted_from:
-                    result.errors += 1
-                    if len(result.error_samples) < 5:
-                        result.error_samples.append(f"{kind}: {type(exc).__name__}: {exc}")
-                continue
-            if kind == "change":
-                row = ROW_RE.search(r.text)
-                if row:
-                    c.items[row.group(2)] = (row.group(1), int(row.group(3)))
-            if began < counted_from:
-                continue
-            if 200 <= r.status_code < 300:
-                result.latencies.setdefault(kind, []).append(elapsed)
-            elif r.status_code == 409 and kind == "change":
-                result.conflicts += 1
-            else:
-                result.errors += 1
-                if len(result.error_samples) < 5:
-                    result.error_samples.append(f"{kind}: HTTP {r.status_code} {r.text[:120]!r}")
+            ended, ok = await _request(c, kind, rng, result, counted=began >= counted_from)
+            if began >= counted_from and ok:
+                result.latencies.setdefault(kind, []).append(ended - t0)
 
     await asyncio.gather(*(one(n, c) for n, c in enumerate(clients)))
+
+
+async def _offered(
+    clients: list[_Client], rate: float, warmup: float, seconds: float, result: MixResult
+) -> None:
+    """Open loop: requests arrive at ``rate`` a second (Poisson), whatever the answers take, each
+    to the next client in turn (one connection each: a request to a busy client waits for it).
+    Latency counts from the arrival, so that wait is in it (no coordinated omission)."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(7)
+    locks = [asyncio.Lock() for _ in clients]
+    origin, t = perf_counter(), 0.0
+    tasks = []
+
+    async def arrive(n: int, at: float, kind: str, counted: bool) -> None:
+        await asyncio.sleep(max(0.0, origin + at - perf_counter()))
+        async with locks[n]:
+            ended, ok = await _request(clients[n], kind, rng, result, counted)
+        if counted and ok:
+            result.latencies.setdefault(kind, []).append(ended - (origin + at))
+
+    n = 0
+    while (t := t + rng.expovariate(rate)) < warmup + seconds:
+        tasks.append(
+            loop.create_task(arrive(n % len(clients), t, rng.choices(KINDS, WEIGHTS)[0], t >= warmup))
+        )
+        n += 1
+    await asyncio.gather(*tasks)
 
 
 def measure_mix(
@@ -556,9 +604,12 @@ def measure_mix(
     clients: int = MIX_CLIENTS,
     seconds: float = MIX_SECONDS,
     warmup: float = MIX_WARMUP,
+    rates: tuple[float, ...] = MIX_RATES,
+    rate_seconds: float = MIX_RATE_SECONDS,
     log: Callable[[str], None] = log_nothing,
 ) -> MixResult:
-    """``clients`` closed-loop clients on the server; each owns one cooperative and its track."""
+    """``clients`` closed-loop clients on the server, each owning one cooperative and its track;
+    then the same sessions at each offered rate of ``rates`` (open loop), ``rate_seconds`` each."""
     coops = list(info.tracks)[3 : 3 + clients]  # the first three belong to the ratio table
     assert len(coops) == clients, f"need {clients} cooperatives besides the first three"
     result = MixResult(workers=served.workers, clients=clients, warmup=warmup)
@@ -572,26 +623,34 @@ def measure_mix(
             )
         try:
             cpu0, server0, wall0 = time.process_time(), served.cpu_seconds(), perf_counter()
-            await _mixed(served.base, opened, warmup, seconds, result)
+            await _mixed(opened, warmup, seconds, result)
             wall = perf_counter() - wall0
             result.client_cpu = (time.process_time() - cpu0) / wall
             result.server_cpu = (served.cpu_seconds() - server0) / wall
+            result.seconds, result.load = seconds, os.getloadavg()
+            log(
+                f"  mixed load, {clients} clients, {served.workers} workers: {result.rps:.0f} req/s, p50 "
+                f"{result.pct(50):.1f} ms, p95 {result.pct(95):.1f} ms, p99 {result.pct(99):.1f} ms, "
+                f"{result.errors} errors, {result.conflicts} conflicts; CPU client {result.client_cpu:.2f}, "
+                f"server {result.server_cpu:.2f}"
+            )
+            for sample in result.error_samples:
+                log(f"    {sample}")
+            for rate in rates:
+                at = MixResult(workers=served.workers, clients=clients, warmup=MIX_RATE_WARMUP, offered=rate)
+                await _offered(opened, rate, MIX_RATE_WARMUP, rate_seconds, at)
+                at.seconds, at.load = rate_seconds, os.getloadavg()
+                result.rates.append(at)
+                log(
+                    f"  offered {rate:.0f} req/s ({at.requests:,} sent): p50 {at.pct(50):.1f} ms, "
+                    f"p95 {at.pct(95):.1f} ms, p99 {at.pct(99):.1f} ms, {at.errors} errors"
+                )
         finally:
             for c in opened:
                 await c.http.aclose()
                 await c.viewer.aclose()
 
     asyncio.run(run())
-    result.seconds = seconds
-    result.load = os.getloadavg()
-    log(
-        f"  mixed load, {clients} clients, {served.workers} workers: {result.rps:.0f} req/s, p50 "
-        f"{result.pct(50):.1f} ms, p95 {result.pct(95):.1f} ms, p99 {result.pct(99):.1f} ms, "
-        f"{result.errors} errors, {result.conflicts} conflicts; CPU client {result.client_cpu:.2f}, "
-        f"server {result.server_cpu:.2f}"
-    )
-    for sample in result.error_samples:
-        log(f"    {sample}")
     return result
 
 
@@ -673,6 +732,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", action="store_true", help="also the mixed load")
     parser.add_argument("--mix-seconds", type=float, default=MIX_SECONDS)
     parser.add_argument("--no-ratios", action="store_true")
+    parser.add_argument(
+        "--rates",
+        default=",".join(f"{r:g}" for r in MIX_RATES),
+        help="offered rates (req/s) for the open-loop runs after the mix; empty for none",
+    )
     args = parser.parse_args(argv)
     catalog = load_catalog(ROOT / "content")
     with tempfile.TemporaryDirectory(prefix="bench_maeul_served_") as tmp:
@@ -698,7 +762,8 @@ def main(argv: list[str] | None = None) -> int:
                     workers=MIX_WORKERS,
                     log_path=scratch / "mix.log",
                 ) as server:
-                    measure_mix(served=server, info=info, seconds=args.mix_seconds, log=print)
+                    rates = tuple(float(r) for r in args.rates.split(",") if r.strip())
+                    measure_mix(served=server, info=info, seconds=args.mix_seconds, rates=rates, log=print)
             else:
                 measure_served(
                     url=url,
