@@ -38,8 +38,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -58,10 +56,10 @@ from app.db import transaction
 from app.models import ItemState, User
 from app.services.auth import create_token
 from bench.seed import PASSWORD, SeedInfo
+from tests.servers import ServerProcess, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
-MAEUL = Path(sys.executable).with_name("maeul")
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 ROW_RE = re.compile(r'class="trow trow--(\w+)" id="item-([^"]+)".*?name="version" value="(\d+)"', re.S)
 
@@ -87,91 +85,23 @@ def log_nothing(msg: str) -> None:
 # --- the server ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _server_cpu(server: ServerProcess) -> float:
+    """CPU seconds of the server: its supervisor and every child (workers, helpers)."""
+    assert server.proc is not None
+    out = subprocess.run(  # noqa: S603 - a fixed command
+        ["ps", "-o", "pid=", "--ppid", str(server.proc.pid)],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return sum(_cpu_seconds(pid) for pid in (server.proc.pid, *(int(p) for p in out.split())))
 
 
-class Served:
-    """``maeul serve --workers N`` on a free port, stopped (the whole process group) on exit."""
-
-    def __init__(self, *, url: str, upload_dir: Path, secret_key: str, workers: int, log_path: Path):
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
-        self.log_path = log_path
-        # Nothing inherited from the developer's shell may point the server elsewhere.
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAEUL_")} | {
-            "MAEUL_DATABASE_URL": url,
-            "MAEUL_SECRET_KEY": secret_key,
-            "MAEUL_CONTENT_DIR": str(ROOT / "content"),
-            "MAEUL_UPLOAD_DIR": str(upload_dir),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Served:
-        cmd = [str(MAEUL), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own command
-                [*cmd, "--workers", str(self.workers)],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            self._wait_healthy(60.0)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = perf_counter() + timeout
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                if httpx2.get(f"{self.base}/healthz", timeout=2, trust_env=False).status_code == 200:
-                    return
-            except httpx2.HTTPError:
-                pass
-            if perf_counter() > deadline:
-                raise RuntimeError(f"server not healthy after {timeout:.0f} s: {self.log_tail()}")
-            time.sleep(0.1)
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
-
-    def pids(self) -> list[int]:
-        """The supervisor and its workers (one worker: the supervisor serves itself)."""
-        assert self.proc is not None
-        out = subprocess.run(  # noqa: S603 - a fixed command
-            ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        return [self.proc.pid, *(int(p) for p in out.split())]
-
-    def cpu_seconds(self) -> float:
-        return sum(_cpu_seconds(pid) for pid in self.pids())
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+def serve(*, url: str, upload_dir: Path, secret_key: str, workers: int, log_path: Path) -> ServerProcess:
+    """``maeul serve --workers N`` on a free port against the benchmark's database (start it
+    with ``with``; the whole process group stops on exit)."""
+    env = server_env(url, upload_dir, MAEUL_SECRET_KEY=secret_key)
+    return ServerProcess(env, workers=workers, log_path=log_path)
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -599,7 +529,7 @@ async def _offered(
 
 def measure_mix(
     *,
-    served: Served,
+    served: ServerProcess,
     info: SeedInfo,
     clients: int = MIX_CLIENTS,
     seconds: float = MIX_SECONDS,
@@ -612,24 +542,26 @@ def measure_mix(
     then the same sessions at each offered rate of ``rates`` (open loop), ``rate_seconds`` each."""
     coops = list(info.tracks)[3 : 3 + clients]  # the first three belong to the ratio table
     assert len(coops) == clients, f"need {clients} cooperatives besides the first three"
-    result = MixResult(workers=served.workers, clients=clients, warmup=warmup)
+    workers = served.workers
+    assert workers is not None  # serve() always names them
+    result = MixResult(workers=workers, clients=clients, warmup=warmup)
 
     async def run() -> None:
         opened = []
         for n, coop in enumerate(coops):
             viewer = "admin" if n % 2 == 0 else info.center_login
             opened.append(
-                await _open_client(served.base, info.coop_login[coop], viewer, info.tracks[coop][0][0])
+                await _open_client(served.url, info.coop_login[coop], viewer, info.tracks[coop][0][0])
             )
         try:
-            cpu0, server0, wall0 = time.process_time(), served.cpu_seconds(), perf_counter()
+            cpu0, server0, wall0 = time.process_time(), _server_cpu(served), perf_counter()
             await _mixed(opened, warmup, seconds, result)
             wall = perf_counter() - wall0
             result.client_cpu = (time.process_time() - cpu0) / wall
-            result.server_cpu = (served.cpu_seconds() - server0) / wall
+            result.server_cpu = (_server_cpu(served) - server0) / wall
             result.seconds, result.load = seconds, os.getloadavg()
             log(
-                f"  mixed load, {clients} clients, {served.workers} workers: {result.rps:.0f} req/s, p50 "
+                f"  mixed load, {clients} clients, {workers} workers: {result.rps:.0f} req/s, p50 "
                 f"{result.pct(50):.1f} ms, p95 {result.pct(95):.1f} ms, p99 {result.pct(99):.1f} ms, "
                 f"{result.errors} errors, {result.conflicts} conflicts; CPU client {result.client_cpu:.2f}, "
                 f"server {result.server_cpu:.2f}"
@@ -637,7 +569,9 @@ def measure_mix(
             for sample in result.error_samples:
                 log(f"    {sample}")
             for rate in rates:
-                at = MixResult(workers=served.workers, clients=clients, warmup=MIX_RATE_WARMUP, offered=rate)
+                at = MixResult(
+                    workers=served.workers or 1, clients=clients, warmup=MIX_RATE_WARMUP, offered=rate
+                )
                 await _offered(opened, rate, MIX_RATE_WARMUP, rate_seconds, at)
                 at.seconds, at.load = rate_seconds, os.getloadavg()
                 result.rates.append(at)
@@ -695,14 +629,14 @@ def measure_served(
             .stdout.split("Copyright")[0]
             .strip()
         )
-        with Served(
+        with serve(
             url=url, upload_dir=upload_dir, secret_key=secret_key, workers=1, log_path=scratch / "ratios.log"
         ) as server:
             result.ratios = measure_ratios(
-                base=server.base, engine=engine, catalog=catalog, info=info, seconds=ratio_seconds, log=log
+                base=server.url, engine=engine, catalog=catalog, info=info, seconds=ratio_seconds, log=log
             )
     if mix:
-        with Served(
+        with serve(
             url=url,
             upload_dir=upload_dir,
             secret_key=secret_key,
@@ -755,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
             info = seed(engine, catalog, n_coops=args.coops)
             print(f"seeded {args.coops} cooperatives in {info.seconds:.1f} s", flush=True)
             if args.no_ratios:
-                with Served(
+                with serve(
                     url=url,
                     upload_dir=scratch / "uploads",
                     secret_key="bench-secret-" + "x" * 32,

@@ -1,7 +1,8 @@
 """Real server processes for the tests that need more than one: `maeul serve` as a child process.
 
 The two-process, load-integrity and fault tests run the app exactly as production does (the
-`maeul` command, uvicorn workers, a committed database), not in the test's own process.
+`maeul` command, uvicorn workers, a committed database), not in the test's own process; so do the
+benchmark's server measurements (bench/served.py). Nothing here imports the test fixtures.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import httpx2
 
-from tests.conftest import CONTENT_DIR, ROOT
-
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT_DIR = ROOT / "content"
 MAEUL = Path(sys.executable).with_name("maeul")
 SECRET = "test-secret-for-server-processes-0123456789"  # noqa: S105 - a test value
 
@@ -85,7 +86,8 @@ class ServerProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx2.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                # trust_env=False: a proxy in the developer's environment is not on the way to it.
+                if httpx2.get(f"{self.url}/healthz", timeout=2, trust_env=False).status_code == 200:
                     return time.monotonic() - started
             except httpx2.HTTPError:
                 pass
