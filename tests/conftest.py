@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.catalog import Catalog, load_catalog
 from app.config import Settings
-from app.db import get_session, make_engine, request_unit
+from app.db import SAFE_METHODS, get_session, make_engine, request_unit
 from app.main import create_app
 from app.migrate import upgrade
 
@@ -144,9 +144,10 @@ def app_on_transaction(settings: Settings, catalog: Catalog, engine: Engine, db:
     """An app whose requests run inside the test's rolled-back transaction."""
     application = create_app(settings, catalog=catalog, engine=engine)
 
-    async def test_session() -> AsyncIterator[Session]:
+    async def test_session(request: Request) -> AsyncIterator[Session]:
         # Like app.db.get_session: each request is its own unit (a savepoint here) that
-        # is rolled back when the handler raises, inside the test's outer transaction.
+        # is rolled back when the handler raises, inside the test's outer transaction; a safe
+        # method's request may not write, as there.
         request_tx = db.begin_nested()
 
         def commit() -> None:
@@ -157,7 +158,7 @@ def app_on_transaction(settings: Settings, catalog: Catalog, engine: Engine, db:
             if request_tx.is_active:
                 request_tx.rollback()
 
-        async with request_unit(commit=commit, rollback=rollback):
+        async with request_unit(commit=commit, rollback=rollback, read_only=request.method in SAFE_METHODS):
             yield db
 
     application.dependency_overrides[get_session] = test_session

@@ -11,13 +11,21 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app import db as app_db
 from app.catalog import Catalog
-from app.db import RequestUnitRoute, get_session, in_request_thread, make_engine
+from app.db import (
+    RequestUnitRoute,
+    WriteInReadError,
+    get_session,
+    in_request_thread,
+    make_engine,
+    session_for,
+)
 from app.services.auth import create_token
 from tests.factories import World, login
 from tests.fixtures.tracking_helpers import COOP_ITEM, start
@@ -63,6 +71,11 @@ def unit_client(
     def raises(session: UnitSession) -> Response:
         insert(session, "raises")
         raise HTTPException(status_code=409, detail="conflict")
+
+    @router.get("/writes")
+    def a_read_that_writes(session: UnitSession) -> Response:
+        insert(session, "get")
+        return Response("ok")
 
     @router.post("/async")
     async def answers_async(session: UnitSession) -> Response:
@@ -132,6 +145,35 @@ def test_an_endpoint_that_raises_stores_nothing(
     # The next request is a unit of its own: nothing left over from the failed one.
     assert unit_client.post("/response").status_code == 200
     assert bodies(unit_engine) == ["response"]
+
+
+def test_a_read_request_may_not_write(unit_client: TestClient, unit_engine: Engine) -> None:
+    """A GET's unit is read-only: on PostgreSQL it has no transaction that could undo a write."""
+    with pytest.raises(WriteInReadError, match="read-only request tried to write"):
+        unit_client.get("/writes")
+    assert bodies(unit_engine) == []
+
+
+def _in_transaction(session: Session) -> bool:
+    """Whether the database connection under ``session`` is inside a transaction, as the driver sees it."""
+    dbapi = session.connection().connection.dbapi_connection
+    if session.get_bind().dialect.name == "postgresql":
+        return dbapi.info.transaction_status == TransactionStatus.INTRANS  # type: ignore[union-attr]
+    return bool(dbapi.in_transaction)  # type: ignore[union-attr]
+
+
+def test_a_reader_on_postgresql_runs_without_a_transaction(engine: Engine) -> None:
+    """No BEGIN or COMMIT for a read on PostgreSQL (two round trips of a page's five or six); a
+    writer's connection, from the same pool, has its transaction again. SQLite reads in one (a
+    consistent snapshot; no round trips to save)."""
+    with session_for(engine, write=False) as reader:
+        reader.execute(text("SELECT 1")).one()
+        assert _in_transaction(reader) is (engine.dialect.name != "postgresql")
+        reader.commit()
+    with session_for(engine, write=True) as writer:
+        writer.execute(text("SELECT 1")).one()
+        assert _in_transaction(writer)
+        writer.rollback()
 
 
 def test_every_route_of_the_app_is_a_request_unit_route(app: FastAPI) -> None:
