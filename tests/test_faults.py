@@ -23,7 +23,9 @@ from pathlib import Path
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from app import db as db_module
 from app.catalog import Catalog
 from app.config import Settings
 from app.db import make_engine
@@ -236,6 +238,38 @@ def _wait_recovered(
 
 
 @pytest.mark.postgres
+def test_a_restart_while_idle_costs_no_request_an_error(
+    private_cluster: PrivateCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection that rested is pinged before use, so the first request after a quiet
+    restart gets a new connection instead of the dead one; one in use moments ago is not pinged
+    (under load no request pays the ping's round trip)."""
+    engine = make_engine(private_cluster.url, pool_size=1, max_overflow=0)
+    pings: list[int] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_conn: object) -> bool:
+        pings.append(1)
+        return real_ping(dbapi_conn)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        with engine.connect() as conn:
+            first_backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as conn:  # back within moments: used as it is
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == first_backend
+        assert pings == []
+
+        private_cluster.stop()
+        private_cluster.start()
+        time.sleep(db_module.PING_AFTER_IDLE)
+        with engine.connect() as conn:  # the pooled connection died with the server: replaced
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first_backend
+        assert pings == [1]
+    finally:
+        engine.dispose()
+
+
 def test_killed_worker_is_replaced_while_the_other_serves(
     fresh_database_url, catalog: Catalog, tmp_path: Path
 ) -> None:
