@@ -36,10 +36,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # A connection idle in the pool for a while is pinged before use (_ping_if_idle), not every
-    # one: after a database restart the first request finds the dead ones (SQLAlchemy then
-    # discards the whole stale pool) instead of failing on them, while under load, where each
-    # connection comes back within milliseconds, no request pays the ping's round trip.
     # Up to 15 connections a worker, as SQLAlchemy's default, but 10 of them kept open instead of
     # 5: with more requests in flight than that, each extra one connected anew (a PostgreSQL
     # backend started per request): the 32-client benchmark served about 10 % fewer requests.
@@ -56,6 +52,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
     kwargs.setdefault("connect_args", connect_args)
     engine = create_engine(url, **kwargs)
+    # A connection idle in the pool for a while is pinged before use (_ping_if_idle), not every
+    # one: after a database restart the first request finds the dead ones (SQLAlchemy then
+    # discards the whole stale pool) instead of failing on them, while under load, where each
+    # connection comes back within milliseconds, no request pays the ping's round trip.
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine, "connect", _note_use)
         event.listen(engine, "checkin", _note_use)
