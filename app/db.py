@@ -162,7 +162,7 @@ def session_for(engine: Engine, *, write: bool) -> Session:
     binds = engine.__dict__.get(_BINDS)
     if binds is None:  # made once per engine: making them cost 10–40 µs a request
         reads = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
+            engine.execution_options(isolation_level="AUTOCOMMIT", **{_IN_TRANSACTION: engine})
             if engine.dialect.name == "postgresql"
             else engine
         )
@@ -171,6 +171,24 @@ def session_for(engine: Engine, *, write: bool) -> Session:
 
 
 _BINDS = "_maeul_binds"
+_IN_TRANSACTION = "maeul_in_transaction"  # a reader's engine: the same one with transactions
+
+
+def stream(session: Session, stmt: Any, *, batch: int) -> Iterator[Any]:
+    """``stmt``'s results as ``session.exec`` gives them, fetched ``batch`` at a time over a
+    server-side cursor (an export of every row, never all in memory).
+
+    PostgreSQL opens such a cursor only inside a transaction, which a reader's session does not
+    have (session_for): the rows then come over a connection of the pool's own, in a
+    transaction of their own (one statement: one snapshot, as before).
+    """
+    streamed = stmt.execution_options(yield_per=batch)
+    transactional = session.get_bind().get_execution_options().get(_IN_TRANSACTION)
+    if transactional is None:
+        yield from session.exec(streamed)
+        return
+    with Session(transactional) as own, own.begin():
+        yield from own.exec(streamed)
 
 
 # Files written during a transaction (evidence uploads) are removed if it rolls back, so a

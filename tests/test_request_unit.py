@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, literal, select, text, union_all
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +25,9 @@ from app.db import (
     in_request_thread,
     make_engine,
     session_for,
+    stream,
 )
+from app.services import audit
 from app.services.auth import create_token
 from tests.factories import World, login
 from tests.fixtures.tracking_helpers import COOP_ITEM, start
@@ -174,6 +176,18 @@ def test_a_reader_on_postgresql_runs_without_a_transaction(engine: Engine) -> No
         writer.execute(text("SELECT 1")).one()
         assert _in_transaction(writer)
         writer.rollback()
+
+
+def test_a_reader_streams_an_export_in_batches(engine: Engine) -> None:
+    """A server-side cursor needs a transaction on PostgreSQL, which a reader has not: the
+    exports stream anyway (the 현황판's and the audit log's), every row, in order."""
+    numbers = union_all(*(select(literal(n).label("n")) for n in range(5))).order_by(text("n"))
+    with session_for(engine, write=False) as reader:
+        reader.execute(text("SELECT 1")).one()  # the reader's own connection is in use
+        assert [r.n for r in stream(reader, numbers, batch=2)] == [0, 1, 2, 3, 4]
+        csv_lines = "".join(audit.entries_csv(session=reader, filters=audit.AuditFilters()))
+        reader.commit()
+    assert csv_lines.startswith("\ufeff번호,")
 
 
 def test_every_route_of_the_app_is_a_request_unit_route(app: FastAPI) -> None:

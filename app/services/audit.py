@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
+from app.db import stream
 from app.input_guard import parse_iso_date
 from app.models import CenterMunicipality, Cooperative, Municipality, SupportCenter
 from app.models.audit import AUDIT_ACTIONS, AUDIT_KINDS, AuditEntry
@@ -245,7 +246,7 @@ def entries_csv(*, session: Session, filters: AuditFilters) -> Iterator[str]:
     writer.writerow(["번호", "시각(KST)", "누가", "동작", "항목", "대상", "바뀐 내용"])
     yield "\ufeff" + out.getvalue()
     stmt = _where(select(AuditEntry), filters).order_by(col(AuditEntry.id).desc())
-    for e in session.exec(stmt.execution_options(yield_per=500)):
+    for e in stream(session, stmt, batch=500):
         out.seek(0)
         out.truncate()
         writer.writerow(

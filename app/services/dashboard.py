@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, LeadRole, StageKey
-from app.db import run_plain
+from app.db import run_plain, stream
 from app.models import ActivityWeek, Cooperative, Event, Municipality, Track, TrackSummary
 from app.models.base import utcnow
 from app.models.decision import OUTCOME_LABELS
@@ -529,7 +529,7 @@ def iter_rows(
     """Every filtered row in the page's order, streamed in batches (the exports)."""
     q = _Query(principal, Clock.at(now, stalled_days), catalog)
     stmt = q.where(q.base(*_row_columns(q), f=filters, names=True), filters).order_by(*q.order(filters.sort))
-    for r in session.execute(stmt.execution_options(yield_per=batch)):
+    for r in stream(session, stmt, batch=batch):
         yield _to_row(r, catalog)
 
 
