@@ -31,6 +31,11 @@ def model(catalog: Catalog) -> BusinessModel:
 @pytest.fixture
 def tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> World:
     """Coop A follows hub-facility: the 지자체 has done its item; one file as evidence."""
+    return make_tracked(db, world, catalog, settings)
+
+
+def make_tracked(db: Session, world: World, catalog: Catalog, settings: Settings) -> World:
+    """The ``tracked`` world, in any session (the fixture's, or a committed one)."""
     model = catalog.model("hub-facility")
     assert model is not None
     coop = world.principal(db, "coop_a")

@@ -6,6 +6,8 @@ here fails ``test_every_route_is_in_the_matrix``.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +17,16 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 from starlette.routing import Mount, Route
 
+from app.catalog import Catalog
+from app.config import Settings
+from app.db import make_engine, transaction
+from app.main import create_app
+from app.migrate import upgrade
 from app.services.auth import create_token
-from tests.factories import World, csrf_of, login
+from tests.conftest import CONTENT_DIR
+from tests.factories import World, csrf_of, login, make_world
 from tests.routes import matrix_consultations, matrix_notifications, matrix_tasks
+from tests.routes.conftest import make_tracked
 from tests.routes.matrix import (  # noqa: F401 - the vocabulary the entries below use
     ADMIN_ONLY,
     CENTER_ITEM,
@@ -270,3 +279,43 @@ def test_matrix(app: FastAPI, db: Session, tracked: World, key: tuple[str, str])
                 assert world.coop_a.name not in response.text
         visitor.rollback()
     assert results == case.expect, f"{method} {path}"
+
+
+def test_every_read_answers_the_same_on_the_apps_own_sessions(
+    fresh_database_url: Any, catalog: Catalog, tmp_path: Path
+) -> None:
+    """The matrix's reads once more, for every visitor, through the app's own request sessions
+    on committed data, where the tests above run inside the test's transaction. On PostgreSQL a
+    read has no transaction of its own (app.db.session_for): whatever a read needs one for (a
+    server-side cursor) fails here, not in production."""
+    url = fresh_database_url("postgresql")
+    upgrade(url)
+    engine = make_engine(url)
+    settings = Settings(
+        database_url=url, content_dir=CONTENT_DIR, upload_dir=tmp_path / "uploads", secret_key="x" * 40
+    )
+    try:
+        with transaction(engine) as session:
+            world = make_tracked(session, make_world(session), catalog, settings)
+            tokens = {who: create_token(session=session, user=world.users[who]).token for who in WHO[1:]}
+        app = create_app(settings, catalog=catalog, engine=engine)
+        reads = sorted(key for key, case in MATRIX.items() if key[1] == "GET")
+        wrong = {}
+        with ExitStack() as stack:
+            clients = {who: stack.enter_context(TestClient(app)) for who in WHO}
+            for who in WHO[1:]:
+                login(clients[who], world.users[who].login)
+            for name, method in reads:
+                case = MATRIX[(name, method)]
+                path = _path(app, name, case.params(world))
+                for who, client in clients.items():
+                    headers = dict(case.extra)
+                    if case.api and who != "anon":
+                        headers["Authorization"] = f"Bearer {tokens[who]}"
+                    status = client.get(path, headers=headers, follow_redirects=False).status_code
+                    if status != case.expect[who]:
+                        wrong[(path, who)] = (status, case.expect[who])
+        assert not wrong, f"(answered, expected) where they differ: {wrong}"
+        assert len(reads) > 40  # every page, fragment, export and API read
+    finally:
+        engine.dispose()
