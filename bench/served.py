@@ -88,13 +88,7 @@ def log_nothing(msg: str) -> None:
 def _server_cpu(server: ServerProcess) -> float:
     """CPU seconds of the server: its supervisor and every child (workers, helpers)."""
     assert server.proc is not None
-    out = subprocess.run(  # noqa: S603 - a fixed command
-        ["ps", "-o", "pid=", "--ppid", str(server.proc.pid)],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return sum(_cpu_seconds(pid) for pid in (server.proc.pid, *(int(p) for p in out.split())))
+    return sum(_cpu_seconds(pid) for pid in (server.proc.pid, *(pid for pid, _ in server.children())))
 
 
 def serve(*, url: str, upload_dir: Path, secret_key: str, workers: int, log_path: Path) -> ServerProcess:

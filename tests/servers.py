@@ -98,8 +98,8 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
-    def worker_pids(self) -> list[int]:
-        """The uvicorn worker processes (children of the supervisor that are not helpers)."""
+    def children(self) -> list[tuple[int, str]]:
+        """(pid, command line) of each process the supervisor started: workers and helpers."""
         assert self.proc is not None  # noqa: S101
         out = subprocess.run(  # noqa: S603, S607 - a fixed command
             ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(self.proc.pid)],
@@ -107,8 +107,14 @@ class ServerProcess:
             text=True,
             check=False,
         ).stdout
+        return [
+            (int(pid), args) for pid, _, args in (line.strip().partition(" ") for line in out.splitlines())
+        ]
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children of the supervisor that are not helpers)."""
         # multiprocessing's resource tracker is a child too; the workers run spawn_main.
-        return [int(line.split()[0]) for line in out.splitlines() if "spawn_main" in line]
+        return [pid for pid, args in self.children() if "spawn_main" in args]
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
