@@ -30,13 +30,15 @@ from app.services import evidence as evidence_service
 from app.services import exports, tracking, verification
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
-from app.services.readiness import readiness_of_view
+from app.services.readiness import readiness_of_summary, readiness_of_view
 from app.storage import StorageError, download, request_storage
 from app.templating import cached_page, is_htmx, redirect, render, with_query
 
 router = html_router(tags=["tracks"])
 
 ITEM_BLOCKS = ["item_row", "progress_oob"]
+# The blocks that show one item and what changes around it (the others show the whole checklist).
+ITEM_LEVEL_BLOCKS = frozenset({*ITEM_BLOCKS, "item_panel"})
 EVENTS_PAGE = 50
 
 
@@ -83,21 +85,40 @@ def _track_page(
     # shown open: the item just edited from its panel, or the one a link asked for (?open=).
     # The others load on demand (tracks:item_panel), which keeps the page a fraction of its size.
     panels = {key for key in (focus if open_details else None, open_key) if key}
-    view = tracking.load_track_view(
-        session=session,
-        principal=user,
-        track=ctx.track,
-        cooperative=ctx.cooperative,
-        model=ctx.model,
-        panels=panels,
-    )
+    item_view = None
+    if focus and blocks and ITEM_LEVEL_BLOCKS.issuperset(blocks) and is_htmx(request):
+        # An answer about one item renders only that item's row (or panel) and what changes
+        # around it, built without the track's other rows.
+        item_view = tracking.load_item_view(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            cooperative=ctx.cooperative,
+            model=ctx.model,
+            item_key=focus,
+            panel=focus in panels,
+        )
+    view: tracking.TrackView | tracking.ItemView
+    row: tracking.ItemRow | None
+    if item_view is not None:
+        view, readiness, row = item_view, readiness_of_summary(item_view.summary), item_view.row
+    else:
+        view = full = tracking.load_track_view(
+            session=session,
+            principal=user,
+            track=ctx.track,
+            cooperative=ctx.cooperative,
+            model=ctx.model,
+            panels=panels,
+        )
+        readiness, row = readiness_of_view(full), full.row(focus) if focus else None
     return render(
         request,
         "pages/track.html",
         {
             "view": view,
-            "readiness": readiness_of_view(view),
-            "row": view.row(focus) if focus else None,
+            "readiness": readiness,
+            "row": row,
             "focus": focus,
             "message": message,
             "errors": errors or {},

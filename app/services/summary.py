@@ -208,6 +208,17 @@ def progress_of(row: Any) -> Progress:
     )
 
 
+_STORED = select(TrackSummary.__table__).where(  # type: ignore[attr-defined]
+    TrackSummary.__table__.c.track_id == bindparam("track_id")  # type: ignore[attr-defined]
+)
+
+
+def stored_summary(session: Session, track_id: int) -> Any | None:
+    """One track's stored summary as a row of its columns (progress_of and
+    readiness.readiness_of_summary read it), or None if it has none."""
+    return run_plain(session, _STORED, {"track_id": track_id}).first()
+
+
 # --- writes ------------------------------------------------------------------------------------
 
 

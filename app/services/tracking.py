@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, bindparam, func, insert, literal, or_, text, union_all, update
@@ -28,7 +28,7 @@ from app.services import notifications, revision
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
-from app.services.summary import DUE_SOON_DAYS, refresh_track, verifier_role
+from app.services.summary import DUE_SOON_DAYS, progress_of, refresh_track, stored_summary, verifier_role
 from app.services.visibility import role_scope, scope_params
 
 KST = ZoneInfo("Asia/Seoul")
@@ -281,9 +281,23 @@ class TrackView:
         return next((r for r in self.rows if r.key == key), None)
 
 
+class LoggedEvent(Protocol):
+    """An event as read back from the log: its columns (a plain row, not an ORM object: building
+    those cost more than the query on every page that shows events)."""
+
+    id: int
+    at: datetime
+    actor_id: int | None
+    cooperative_id: int | None
+    track_id: int | None
+    item_key: str | None
+    action: str
+    changes: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class EventRow:
-    event: Event
+    event: LoggedEvent
     actor: str | None
     item_text: str | None  # None: not an item event
     retired: bool
@@ -358,12 +372,126 @@ _PANEL_COUNTS = union_all(
 )
 
 
-def _panel_counts(session: Session, track_id: int) -> dict[tuple[str, str], int]:
-    """(kind, item key) → how many live evidence ('e') and comments ('c') the item has, in one query."""
-    return {
-        (kind, key): int(n)
-        for kind, key, n in run_plain(session, _PANEL_COUNTS, {"track_id": track_id}).all()
-    }
+_PANEL_COUNTS_ONE = union_all(
+    select(literal("e"), col(Evidence.item_key), func.count())
+    .where(
+        col(Evidence.track_id) == bindparam("track_id"),
+        col(Evidence.item_key) == bindparam("item_key"),
+        col(Evidence.removed_at).is_(None),
+    )
+    .group_by(col(Evidence.item_key)),
+    select(literal("c"), col(Comment.item_key), func.count())
+    .where(col(Comment.track_id) == bindparam("track_id"), col(Comment.item_key) == bindparam("item_key"))
+    .group_by(col(Comment.item_key)),
+)
+
+
+def _panel_counts(session: Session, track_id: int, item_key: str | None = None) -> dict[tuple[str, str], int]:
+    """(kind, item key) → how many live evidence ('e') and comments ('c') the item has (every item
+    of the track, or the one given), in one query."""
+    if item_key is None:
+        rows = run_plain(session, _PANEL_COUNTS, {"track_id": track_id}).all()
+    else:
+        rows = run_plain(session, _PANEL_COUNTS_ONE, {"track_id": track_id, "item_key": item_key}).all()
+    return {(kind, key): int(n) for kind, key, n in rows}
+
+
+def _panel_statements(track_id: int, keys: Collection[str] | None) -> tuple[Any, Any]:
+    """The live evidence and the comments (with their authors' names) of the given items, or of
+    every item (None)."""
+    evidence = (
+        select(Evidence)
+        .where(Evidence.track_id == track_id, col(Evidence.removed_at).is_(None))
+        .order_by(col(Evidence.id))
+    )
+    comments = (
+        select(Comment, User.display_name)
+        .outerjoin(User, col(User.id) == col(Comment.author_id))
+        .where(Comment.track_id == track_id)
+        .order_by(col(Comment.id))
+    )
+    if keys is not None:
+        evidence = evidence.where(col(Evidence.item_key).in_(list(keys)))
+        comments = comments.where(col(Comment.item_key).in_(list(keys)))
+    return evidence, comments
+
+
+@dataclass(frozen=True)
+class _RowContext:
+    """What every row of one view is built with."""
+
+    principal: Principal
+    people: list[Person]
+    names: dict[int, str]
+    today: date
+
+    def row(
+        self,
+        stage: StageKey,
+        item: Item | None,
+        key: str,
+        found: tuple[ItemState, str | None, str | None] | None,
+    ) -> ItemRow:
+        state, updated_by, verified_by = found or (None, None, None)
+        row = ItemRow(
+            stage=stage, item=item, key=key, state=state, updated_by=updated_by, verified_by=verified_by
+        )
+        principal = self.principal
+        if item is not None:
+            row.can_edit = can_edit_item(principal, item)
+            row.can_verify = can_verify(principal, item, state)
+            row.verifier_role = verifier_role(item)
+            is_verifier = row.verifier_role == principal.role
+            row.can_request_changes = bool(is_verifier and state and state.status == "done")
+            row.can_unverify = bool(is_verifier and state and state.verified_at is not None)
+            if row.can_edit:
+                row.people = [p for p in self.people if p.may_lead(item)]
+        if state is not None and state.assignee_id is not None:
+            row.assignee_name = self.names.get(state.assignee_id, "(다른 기관으로 옮긴 사용자)")
+        due = state.due_date if state and state.status not in ("done", "na") else None
+        row.overdue = bool(due and due < self.today)
+        row.due_soon = bool(due and self.today <= due <= self.today + timedelta(days=DUE_SOON_DAYS))
+        return row
+
+
+def _row_context(
+    *,
+    session: Session,
+    principal: Principal,
+    cooperative: Cooperative,
+    states: Collection[tuple[ItemState, str | None, str | None]],
+    panels: bool,
+    now: datetime | None,
+) -> _RowContext:
+    # The people are needed for an open panel's 담당자 choices and for the names of assigned
+    # items; a page with neither (most pages: panels load on demand) does without the query.
+    wanted = panels or any(s.assignee_id is not None for s, _, _ in states)
+    people = assignable_people(session=session, cooperative=cooperative) if wanted else []
+    return _RowContext(principal, people, {p.id: p.name for p in people}, today_kst(now))
+
+
+def _attach_panels(
+    session: Session,
+    by_key: Mapping[str, ItemRow],
+    track_id: int,
+    keys: Collection[str] | None,
+    counts: Mapping[tuple[str, str], int] | None,
+) -> None:
+    """Each row's evidence and comments (the given items', or every item's: None), and its counts
+    (``counts``, or those loaded)."""
+    if keys is None or keys:
+        evidence_stmt, comments_stmt = _panel_statements(track_id, keys)
+        for ev in session.exec(evidence_stmt).all():
+            if ev.item_key in by_key:
+                by_key[ev.item_key].evidence.append(ev)
+        for c, author in session.exec(comments_stmt).all():
+            if c.item_key in by_key:
+                by_key[c.item_key].comments.append((c, author))
+    for r in by_key.values():
+        if counts is None:
+            r.evidence_count, r.comment_count = len(r.evidence), len(r.comments)
+        else:
+            r.evidence_count, r.comment_count = counts.get(("e", r.key), 0), counts.get(("c", r.key), 0)
 
 
 def load_track_view(
@@ -385,68 +513,21 @@ def load_track_view(
     """
     assert track.id is not None  # noqa: S101
     states = states_with_names(session=session, track_id=track.id)
-    evidence_stmt = (
-        select(Evidence)
-        .where(Evidence.track_id == track.id, col(Evidence.removed_at).is_(None))
-        .order_by(col(Evidence.id))
+    counts = _panel_counts(session, track.id) if panels is not None else None
+    rows_with = _row_context(
+        session=session,
+        principal=principal,
+        cooperative=cooperative,
+        states=states.values(),
+        panels=panels is None or bool(panels),
+        now=now,
     )
-    comments_stmt = (
-        select(Comment, User.display_name)
-        .outerjoin(User, col(User.id) == col(Comment.author_id))
-        .where(Comment.track_id == track.id)
-        .order_by(col(Comment.id))
-    )
-    counts: dict[tuple[str, str], int] | None = None
-    if panels is not None:
-        counts = _panel_counts(session, track.id)
-        evidence_stmt = evidence_stmt.where(col(Evidence.item_key).in_(list(panels)))
-        comments_stmt = comments_stmt.where(col(Comment.item_key).in_(list(panels)))
-    evidence = session.exec(evidence_stmt).all() if panels is None or panels else []
-    comments = session.exec(comments_stmt).all() if panels is None or panels else []
-    today = today_kst(now)
-    # The people are needed for an open panel's 담당자 choices and for the names of assigned
-    # items; a page with neither (most pages: panels load on demand) does without the query.
-    wanted = panels is None or bool(panels) or any(s.assignee_id is not None for s, _, _ in states.values())
-    people = assignable_people(session=session, cooperative=cooperative) if wanted else []
-    names = {p.id: p.name for p in people}
-
-    def make_row(stage: StageKey, item: Item | None, key: str) -> ItemRow:
-        state, updated_by, verified_by = states.get(key, (None, None, None))
-        row = ItemRow(
-            stage=stage, item=item, key=key, state=state, updated_by=updated_by, verified_by=verified_by
-        )
-        if item is not None:
-            row.can_edit = can_edit_item(principal, item)
-            row.can_verify = can_verify(principal, item, state)
-            row.verifier_role = verifier_role(item)
-            is_verifier = row.verifier_role == principal.role
-            row.can_request_changes = bool(is_verifier and state and state.status == "done")
-            row.can_unverify = bool(is_verifier and state and state.verified_at is not None)
-            if row.can_edit:
-                row.people = [p for p in people if p.may_lead(item)]
-        if state is not None and state.assignee_id is not None:
-            row.assignee_name = names.get(state.assignee_id, "(다른 기관으로 옮긴 사용자)")
-        due = state.due_date if state and state.status not in ("done", "na") else None
-        row.overdue = bool(due and due < today)
-        row.due_soon = bool(due and today <= due <= today + timedelta(days=DUE_SOON_DAYS))
-        return row
-
-    rows = [make_row(stage, item, item.key) for stage, item in model.items]
+    rows = [rows_with.row(stage, item, item.key, states.get(item.key)) for stage, item in model.items]
     by_key = {r.key: r for r in rows}
-    retired = [make_row(STAGE_ORDER[0], None, k) for k in sorted(states) if k not in by_key]
+    retired = [rows_with.row(STAGE_ORDER[0], None, k, states[k]) for k in sorted(states) if k not in by_key]
     for r in retired:
         by_key[r.key] = r
-    for ev in evidence:
-        if ev.item_key in by_key:
-            by_key[ev.item_key].evidence.append(ev)
-    for c, author in comments:
-        if c.item_key in by_key:
-            by_key[c.item_key].comments.append((c, author))
-    for r in by_key.values():
-        if counts is None:
-            r.evidence_count, r.comment_count = len(r.evidence), len(r.comments)
-        else:
-            r.evidence_count, r.comment_count = counts.get(("e", r.key), 0), counts.get(("c", r.key), 0)
+    _attach_panels(session, by_key, track.id, panels, counts)
 
     progress = compute_progress(model=model, statuses={k: s.status for k, (s, _, _) in states.items()})
     return TrackView(
@@ -456,6 +537,71 @@ def load_track_view(
         rows=rows,
         retired=retired,
         progress=progress,
+        events=list_events(session=session, model=model, track_id=track.id, limit=events_limit),
+        can_comment=can_comment(principal),
+    )
+
+
+@dataclass
+class ItemView:
+    """What an answer about one item shows: its row, and the track's progress, stored summary
+    (for the verdict) and recent events, as on the track page."""
+
+    track: Track
+    cooperative: Cooperative
+    model: BusinessModel
+    row: ItemRow
+    progress: Progress
+    summary: Any  # the track's stored summary row (app.services.summary.stored_summary)
+    events: list[EventRow]
+    can_comment: bool
+
+
+def load_item_view(
+    *,
+    session: Session,
+    principal: Principal,
+    track: Track,
+    cooperative: Cooperative,
+    model: BusinessModel,
+    item_key: str,
+    panel: bool,
+    events_limit: int = 8,
+    now: datetime | None = None,
+) -> ItemView | None:
+    """One item's row with what changes around it when it changes (the answer to a change, or its
+    panel fetched on its own): the same row as load_track_view's, without building the others.
+    Progress and verdict come from the stored summary, which every change brings up to date in its
+    own transaction. None for an item not in the content, or a track without a summary."""
+    assert track.id is not None  # noqa: S101
+    item = model.item(item_key)
+    summary = stored_summary(session, track.id)
+    if item is None or summary is None:
+        return None
+    states = states_with_names(session=session, track_id=track.id, item_key=item_key)
+    rows_with = _row_context(
+        session=session,
+        principal=principal,
+        cooperative=cooperative,
+        states=states.values(),
+        panels=panel,
+        now=now,
+    )
+    row = rows_with.row(model.item_stage[item_key], item, item_key, states.get(item_key))
+    _attach_panels(
+        session,
+        {item_key: row},
+        track.id,
+        [item_key] if panel else [],
+        _panel_counts(session, track.id, item_key),
+    )
+    return ItemView(
+        track=track,
+        cooperative=cooperative,
+        model=model,
+        row=row,
+        progress=progress_of(summary),
+        summary=summary,
         events=list_events(session=session, model=model, track_id=track.id, limit=events_limit),
         can_comment=can_comment(principal),
     )
@@ -741,7 +887,7 @@ def _events_statement(given: tuple[str, ...]) -> Any:
     stmt = _EVENT_STATEMENTS.get(given)
     if stmt is None:
         stmt = (
-            select(Event, User.display_name, Track.model_key)
+            select(Event.__table__, User.display_name, Track.model_key)  # type: ignore[attr-defined]
             .outerjoin(User, col(User.id) == col(Event.actor_id))
             .outerjoin(Track, col(Track.id) == col(Event.track_id))
             .order_by(col(Event.id).desc())
@@ -781,7 +927,9 @@ def list_events(
     }
     params = {k: v for k, v in given.items() if v is not None}
     out = []
-    for event, actor, model_key in session.exec(_events_statement(tuple(params)), params=params).all():
+    # Each row is the event's columns with the actor's name and the track's model.
+    for event in run_plain(session, _events_statement(tuple(params)), params).all():
+        actor, model_key = event.display_name, event.model_key
         m = model if model is not None else (catalog.model(model_key) if catalog and model_key else None)
         item = m.item(event.item_key) if m and event.item_key else None
         out.append(

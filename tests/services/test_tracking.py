@@ -663,3 +663,86 @@ def test_the_database_refuses_a_bulk_delete_of_the_log(db: Session, world: World
     with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
         db.execute(text("DELETE FROM event"))
     assert event_count(db) == before
+
+
+# --- one item's view (the answer to a change) ---------------------------------------------------
+
+
+def test_an_items_view_shows_the_same_row_progress_and_verdict_as_the_whole_track(
+    db: Session, world: World, track: Track, model: BusinessModel
+) -> None:
+    """The answer to a change builds only that item's row and takes progress and the verdict from
+    the stored summary: for every item, every viewer and panel open or not, the same as the track
+    page's own row, progress and verdict."""
+    from app.services.readiness import readiness_of_summary, readiness_of_view
+
+    change(db, world, track, model, COOP_ITEM, status="doing", note="메모", due_date=date(2026, 1, 5))
+    add_evidence_link(db, world, track, model, COOP_ITEM)
+    tracking.add_comment(
+        session=db,
+        principal=world.principal(db, "center"),
+        track=track,
+        model=model,
+        item_key=COOP_ITEM,
+        body="의견",
+    )
+    change(db, world, track, model, COOP_CONSIGNMENT, status="done", assignee_id=world.users["coop_a"].id)
+    verify(db, world, track, model, COOP_CONSIGNMENT, who="municipality")
+    change(db, world, track, model, MUNI_CONSIGNMENT, who="municipality", status="done")
+    verification.request_changes(
+        session=db,
+        principal=world.principal(db, "municipality"),
+        track=track,
+        model=model,
+        item_key=MUNI_CONSIGNMENT,
+        version=version_of(db, track, MUNI_CONSIGNMENT),
+        reason="보완해 주세요",
+    )
+    change(db, world, track, model, CENTER_ITEM, who="center", status="na", na_reason="해당 없음")
+    change(db, world, track, model, MUNI_ITEM, who="municipality", status="done")
+
+    def facts(row: tracking.ItemRow, panel: bool) -> tuple[object, ...]:
+        # The people to choose from are shown in an open panel only.
+        people = row.people if panel else None
+        return (row.render_key, [e.id for e in row.evidence], [(c.id, a) for c, a in row.comments], people)
+
+    for who in EVERYONE:
+        principal = world.principal(db, who)
+        for panels in (set(), None):
+            full = tracking.load_track_view(
+                session=db,
+                principal=principal,
+                track=track,
+                cooperative=world.coop_a,
+                model=model,
+                panels=panels,
+            )
+            for _, item in model.items:
+                one = tracking.load_item_view(
+                    session=db,
+                    principal=principal,
+                    track=track,
+                    cooperative=world.coop_a,
+                    model=model,
+                    item_key=item.key,
+                    panel=panels is None,
+                )
+                assert one is not None
+                expected = full.row(item.key)
+                assert expected is not None
+                assert facts(one.row, panels is None) == facts(expected, panels is None), (who, item.key)
+                assert one.progress == full.progress
+                assert readiness_of_summary(one.summary) == readiness_of_view(full)
+                assert [e.event.id for e in one.events] == [e.event.id for e in full.events]
+    assert (
+        tracking.load_item_view(
+            session=db,
+            principal=world.principal(db, "coop_a"),
+            track=track,
+            cooperative=world.coop_a,
+            model=model,
+            item_key="no-such-item",
+            panel=False,
+        )
+        is None
+    )
