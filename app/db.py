@@ -129,9 +129,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # A writer takes the write lock up front (BEGIN IMMEDIATE) so it waits for the busy
-    # timeout instead of failing to upgrade a stale read snapshot; readers stay deferred.
-    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # timeout instead of failing to upgrade a stale read snapshot; other units stay deferred,
+    # and a request's reader begins none (session_for).
+    options = conn.get_execution_options()
+    if options.get(_STATEMENT_READS):
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
 WRITE_OPTION = "maeul_write"
@@ -154,17 +157,18 @@ def run_plain(
 def session_for(engine: Engine, *, write: bool) -> Session:
     """A session for a unit of work that writes, or one that only reads.
 
-    On PostgreSQL a reader runs without a transaction (autocommit): under READ COMMITTED each
+    A reader runs without a transaction: on PostgreSQL (autocommit) under READ COMMITTED each
     statement takes its own snapshot either way, so BEGIN and COMMIT only cost two round trips
-    (a page read makes three or four statements). A request with a safe method is such a reader,
-    and may not write (``refuse_writes_in_reads``).
+    (a page read makes three or four statements); SQLite's reader begins none either (the same
+    rule on both; a cached page's BEGIN and COMMIT were a tenth of its time). A request with a
+    safe method is such a reader, and may not write (``refuse_writes_in_reads``).
     """
     binds = engine.__dict__.get(_BINDS)
     if binds is None:  # made once per engine: making them cost 10–40 µs a request
         reads = (
             engine.execution_options(isolation_level="AUTOCOMMIT", **{_IN_TRANSACTION: engine})
             if engine.dialect.name == "postgresql"
-            else engine
+            else engine.execution_options(**{_STATEMENT_READS: True})
         )
         binds = engine.__dict__[_BINDS] = (reads, engine.execution_options(**{WRITE_OPTION: True}))
     return Session(binds[write], expire_on_commit=False)
@@ -172,6 +176,7 @@ def session_for(engine: Engine, *, write: bool) -> Session:
 
 _BINDS = "_maeul_binds"
 _IN_TRANSACTION = "maeul_in_transaction"  # a reader's engine: the same one with transactions
+_STATEMENT_READS = "maeul_statement_reads"  # SQLite: no BEGIN, each statement its own snapshot
 
 
 def stream(session: Session, stmt: Any, *, batch: int) -> Iterator[Any]:
