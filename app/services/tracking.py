@@ -6,9 +6,9 @@ Every successful change appends exactly one Event; a request that changes nothin
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, bindparam, func, insert, literal, or_, text, union_all, update
@@ -281,18 +281,22 @@ class TrackView:
         return next((r for r in self.rows if r.key == key), None)
 
 
-class LoggedEvent(Protocol):
-    """An event as read back from the log: its columns (a plain row, not an ORM object: building
-    those cost more than the query on every page that shows events)."""
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event as read back from the log: its columns as plain values (building the ORM's
+    objects cost more than the query, on every page that shows events)."""
 
     id: int
     at: datetime
     actor_id: int | None
-    cooperative_id: int | None
+    cooperative_id: int
     track_id: int | None
     item_key: str | None
     action: str
     changes: dict[str, Any]
+
+
+_LOGGED_COLUMNS = tuple(Event.__table__.c[f.name] for f in fields(LoggedEvent))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -887,7 +891,7 @@ def _events_statement(given: tuple[str, ...]) -> Any:
     stmt = _EVENT_STATEMENTS.get(given)
     if stmt is None:
         stmt = (
-            select(Event.__table__, User.display_name, Track.model_key)  # type: ignore[attr-defined]
+            select(*_LOGGED_COLUMNS, User.display_name, Track.model_key)  # type: ignore[call-overload]
             .outerjoin(User, col(User.id) == col(Event.actor_id))
             .outerjoin(Track, col(Track.id) == col(Event.track_id))
             .order_by(col(Event.id).desc())
@@ -928,8 +932,8 @@ def list_events(
     params = {k: v for k, v in given.items() if v is not None}
     out = []
     # Each row is the event's columns with the actor's name and the track's model.
-    for event in run_plain(session, _events_statement(tuple(params)), params).all():
-        actor, model_key = event.display_name, event.model_key
+    for *columns, actor, model_key in run_plain(session, _events_statement(tuple(params)), params).all():
+        event = LoggedEvent(*columns)
         m = model if model is not None else (catalog.model(model_key) if catalog and model_key else None)
         item = m.item(event.item_key) if m and event.item_key else None
         out.append(
