@@ -366,28 +366,24 @@ def state_rows(*, session: Session, track_id: int, item_key: str | None = None) 
     return {r.item_key: r for r in rows}
 
 
-_PANEL_COUNTS = union_all(
-    select(literal("e"), col(Evidence.item_key), func.count())
-    .where(col(Evidence.track_id) == bindparam("track_id"), col(Evidence.removed_at).is_(None))
-    .group_by(col(Evidence.item_key)),
-    select(literal("c"), col(Comment.item_key), func.count())
-    .where(col(Comment.track_id) == bindparam("track_id"))
-    .group_by(col(Comment.item_key)),
-)
-
-
-_PANEL_COUNTS_ONE = union_all(
-    select(literal("e"), col(Evidence.item_key), func.count())
-    .where(
-        col(Evidence.track_id) == bindparam("track_id"),
-        col(Evidence.item_key) == bindparam("item_key"),
-        col(Evidence.removed_at).is_(None),
+def _counts_statement(*, one_item: bool) -> Any:
+    """Live evidence and comments counted per item of a track (or of one item of it)."""
+    evidence = [col(Evidence.track_id) == bindparam("track_id"), col(Evidence.removed_at).is_(None)]
+    comments = [col(Comment.track_id) == bindparam("track_id")]
+    if one_item:
+        evidence.append(col(Evidence.item_key) == bindparam("item_key"))
+        comments.append(col(Comment.item_key) == bindparam("item_key"))
+    return union_all(
+        select(literal("e"), col(Evidence.item_key), func.count())
+        .where(*evidence)
+        .group_by(col(Evidence.item_key)),
+        select(literal("c"), col(Comment.item_key), func.count())
+        .where(*comments)
+        .group_by(col(Comment.item_key)),
     )
-    .group_by(col(Evidence.item_key)),
-    select(literal("c"), col(Comment.item_key), func.count())
-    .where(col(Comment.track_id) == bindparam("track_id"), col(Comment.item_key) == bindparam("item_key"))
-    .group_by(col(Comment.item_key)),
-)
+
+
+_PANEL_COUNTS, _PANEL_COUNTS_ONE = _counts_statement(one_item=False), _counts_statement(one_item=True)
 
 
 def _panel_counts(session: Session, track_id: int, item_key: str | None = None) -> dict[tuple[str, str], int]:
