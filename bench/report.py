@@ -25,6 +25,7 @@ from bench.scenarios import (
     Sizes,
 )
 from bench.served import (
+    FLOOR_SECONDS,
     MIX_P99_TARGET_MS,
     MIX_SHARES,
     RATIO_WARMUP,
@@ -266,7 +267,9 @@ def served_section(results: list[BackendResult], plan: list[Sizes]) -> list[str]
         f"keep-alive connection, {full.ratio_seconds:g} s per route after {RATIO_WARMUP:g} s of the same "
         "requests; every answer is checked by `bench/wrk.lua` and only 2xx count (409s and other statuses are "
         "reported, never taken as throughput). The floor is `GET /healthz` of the same server in the same run, "
-        "before and after the routes (ratio against their mean). The two status changes write for real each "
+        f"{FLOOR_SECONDS:g} s before every route and after the last; each route's ratio is against the mean of "
+        "the two floors around it (this machine's speed drifts within a run; the floor's row gives the mean "
+        "and range of them all). The two status changes write for real each "
         "time (todo → doing → done → todo, the version read from the previous answer: an event, the summary, "
         "알림 for done). The reads repeat one unchanged page, so after the first they come from the app's page "
         "cache (keyed by the data's revision: a handful of small statements, no rendering); the status changes "

@@ -7,7 +7,8 @@ database, on a free port of 127.0.0.1.
 * **Ratios to the floor** (one worker): wrk with one thread and one connection (``-t1 -c1``), so
   one request after another over one keep-alive connection, ``RATIO_SECONDS`` per route after
   ``RATIO_WARMUP`` seconds of the same requests. The floor is ``GET /healthz`` of the same server
-  in the same run, measured before and after the routes (their mean). Every answer is checked by
+  in the same run, ``FLOOR_SECONDS`` before every route and after the last: each route's ratio is
+  against the mean of the floors just before and after it. Every answer is checked by
   ``bench/wrk.lua``: only 2xx count as throughput; a 409 or any other status is reported. The two
   status changes send a real change each time (todo → doing → done → todo, the version read from
   the previous answer), so each one writes, logs an event, refreshes the summary and (for done)
@@ -65,6 +66,7 @@ ROW_RE = re.compile(r'class="trow trow--(\w+)" id="item-([^"]+)".*?name="version
 
 RATIO_SECONDS = 6.0
 RATIO_WARMUP = 1.0
+FLOOR_SECONDS = 3.0  # each floor run (one before every route)
 MIX_WORKERS = 4
 MIX_CLIENTS = 32
 MIX_SECONDS = 30.0
@@ -310,28 +312,38 @@ def measure_ratios(
     seconds: float = RATIO_SECONDS,
     log: Callable[[str], None] = log_nothing,
 ) -> list[Throughput]:
-    """The floor, each route, the floor again; ratios against the floor's mean."""
+    """The floor before each route and after the last; each route's ratio is against the floors
+    measured just before and just after it (this machine's speed drifts by a fifth within a run)."""
     routes, _ = ratio_routes(base=base, engine=engine, catalog=catalog, info=info)
     floor = Route(FLOOR, "GET", "/healthz", {})
     run_wrk(base, floor, RATIO_WARMUP * 2)  # the server's own start-up work settles
-    out: list[Throughput] = []
-    floors: list[Throughput] = []
-    for route in [floor, *routes, floor]:
+
+    def measure(route: Route, length: float) -> Throughput:
         size = _check_once(base, route)
         if not route.write:
             run_wrk(base, route, RATIO_WARMUP)
-        result = run_wrk(base, route, seconds)
+        result = run_wrk(base, route, length)
         result.body_bytes = size
-        (floors if route is floor else out).append(result)
         log(
             f"  {route.key:<62} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
             f"({result.ok} ok, {result.conflicts} 409, {result.other_status} other, "
             f"{result.socket_errors} socket errors)"
         )
-    floor_rps = sum(f.rps for f in floors) / len(floors)
+        return result
+
+    floors = [measure(floor, FLOOR_SECONDS)]
+    out: list[Throughput] = []
+    for route in routes:
+        result = measure(route, seconds)
+        floors.append(measure(floor, FLOOR_SECONDS))
+        around = (floors[-2].rps + floors[-1].rps) / 2
+        result.ratio = result.rps / around if around else math.nan
+        out.append(result)
+    rates = [f.rps for f in floors]
     merged = Throughput(
-        key=FLOOR,
-        rps=floor_rps,
+        key=f"{FLOOR}: {len(floors)} runs, one before each route and after the last, "
+        f"{min(rates):.0f}–{max(rates):.0f} req/s",
+        rps=sum(rates) / len(rates),
         requests=sum(f.requests for f in floors),
         ok=sum(f.ok for f in floors),
         conflicts=sum(f.conflicts for f in floors),
@@ -343,10 +355,6 @@ def measure_ratios(
         body_bytes=floors[0].body_bytes,
         ratio=1.0,
     )
-    merged_spread = (floors[0].rps, floors[-1].rps)
-    for t in out:
-        t.ratio = t.rps / floor_rps if floor_rps else math.nan
-    merged.key = f"{FLOOR}: before {merged_spread[0]:.0f} · after {merged_spread[1]:.0f} req/s"
     return [merged, *out]
 
 
