@@ -7,7 +7,7 @@ from app.models.notify import DigestLog, Notification, NotificationPreference
 from app.models.org import CenterMunicipality, Cooperative, Municipality, SupportCenter
 from app.models.storage import FileBlob, FileChunk
 from app.models.summary import ActivityWeek, AppMeta, TrackDueItem, TrackSummary
-from app.models.tracking import Comment, Event, Evidence, ItemState, Track
+from app.models.tracking import Comment, Event, Evidence, ItemState, LoggedEvent, Track
 from app.models.user import ApiToken, LoginFailure, User
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Decision",
     "DigestLog",
     "Event",
+    "LoggedEvent",
     "Evidence",
     "FileBlob",
     "FileChunk",

@@ -3,6 +3,7 @@ comments and the append-only event log."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -155,3 +156,18 @@ class Event(SQLModel, table=True):
     action: str = Field(max_length=30)
     # {field: [before, after]} for item changes; descriptive fields for the other actions.
     changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """An event as written to the log and read back: its columns as plain values (the ORM's
+    objects cost more to build than the statements; an event never changes)."""
+
+    id: int
+    at: datetime
+    actor_id: int | None
+    cooperative_id: int
+    track_id: int | None
+    item_key: str | None
+    action: str
+    changes: dict[str, Any]

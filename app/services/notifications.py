@@ -25,8 +25,8 @@ from app.models import (
     Comment,
     Consultation,
     Cooperative,
-    Event,
     ItemState,
+    LoggedEvent,
     Municipality,
     Notification,
     NotificationPreference,
@@ -228,7 +228,7 @@ class _Plan:
 
 
 def _plan(
-    event: Event, item: Item | None, model: BusinessModel, actor: str, audience: _Audience
+    event: LoggedEvent, item: Item | None, model: BusinessModel, actor: str, audience: _Audience
 ) -> _Plan | None:
     changes = event.changes
     subject = _short(item.text if item else event.item_key or model.title)
@@ -301,7 +301,7 @@ QUIET_ACTIONS = frozenset({"track_started", "evidence_added", "evidence_removed"
 
 
 def on_event(
-    *, session: Session, event: Event, principal: Principal | None, track: Track, model: BusinessModel
+    *, session: Session, event: LoggedEvent, principal: Principal | None, track: Track, model: BusinessModel
 ) -> None:
     """Notify the people an event concerns: never its actor, never a muted kind, only active
     users who can see the cooperative, one notification per person per event."""

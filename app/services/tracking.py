@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from app.catalog import Catalog
 from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
 from app.db import run_plain
-from app.models import Comment, Cooperative, Event, Evidence, ItemState, Track, User
+from app.models import Comment, Cooperative, Event, Evidence, ItemState, LoggedEvent, Track, User
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
 from app.models.user import ROLES
@@ -108,7 +108,7 @@ def append_event(
     item_key: str | None = None,
     changes: Mapping[str, Any] | None = None,
     now: datetime | None = None,
-) -> Event:
+) -> LoggedEvent:
     """Append one entry to the log: the only way events are written (they are never changed).
 
     Every change passes through here, so this is also where the track's stored summary is
@@ -121,18 +121,18 @@ def append_event(
         # insert, so event ids also follow commit order. NO KEY UPDATE: foreign-key checks on the
         # track still pass. SQLite's writers already take turns (BEGIN IMMEDIATE).
         run_plain(session, _LOCK_TRACK, {"id": track.id})
-    event = Event(
-        at=now or utcnow(),
-        actor_id=principal.id if principal else None,
-        cooperative_id=track.cooperative_id,
-        track_id=track.id,
-        item_key=item_key,
-        action=action,
-        changes=dict(changes or {}),
-    )
-    # Written by a built statement, not the ORM's flush (which cost more than the insert on every
-    # change); the event stays out of the session: nothing here changes it after it is written.
-    event.id = run_plain(session, _INSERT_EVENT, event.model_dump(exclude={"id"})).scalar_one()
+    values: dict[str, Any] = {
+        "at": now or utcnow(),
+        "actor_id": principal.id if principal else None,
+        "cooperative_id": track.cooperative_id,
+        "track_id": track.id,
+        "item_key": item_key,
+        "action": action,
+        "changes": dict(changes or {}),
+    }
+    # Written by a built statement, not the ORM (its flush cost more than the insert on every
+    # change); an event never changes once written, so a plain record of it is all that follows.
+    event = LoggedEvent(id=run_plain(session, _INSERT_EVENT, values).scalar_one(), **values)
     assert track.id is not None  # noqa: S101
     refresh_track(
         session=session,
@@ -279,21 +279,6 @@ class TrackView:
 
     def row(self, key: str) -> ItemRow | None:
         return next((r for r in self.rows if r.key == key), None)
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    """An event as read back from the log: its columns as plain values (building the ORM's
-    objects cost more than the query, on every page that shows events)."""
-
-    id: int
-    at: datetime
-    actor_id: int | None
-    cooperative_id: int
-    track_id: int | None
-    item_key: str | None
-    action: str
-    changes: dict[str, Any]
 
 
 _LOGGED_COLUMNS = tuple(Event.__table__.c[f.name] for f in fields(LoggedEvent))  # type: ignore[attr-defined]
