@@ -603,6 +603,16 @@ class ServedResult:
     error: str | None = None
 
 
+def settle(engine: Engine) -> None:
+    """On PostgreSQL, VACUUM (ANALYZE) every table: what autovacuum does on a production server
+    between bursts of writes (this machine's shared server runs with autovacuum off, so the dead
+    row versions of one series' thousands of changes to one row would otherwise slow the next)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
+
+
 def measure_served(
     *,
     url: str,
@@ -631,6 +641,7 @@ def measure_served(
             .stdout.split("Copyright")[0]
             .strip()
         )
+        settle(engine)
         with serve(
             url=url, upload_dir=upload_dir, secret_key=secret_key, workers=1, log_path=scratch / "ratios.log"
         ) as server:
@@ -638,6 +649,7 @@ def measure_served(
                 base=server.url, engine=engine, catalog=catalog, info=info, seconds=ratio_seconds, log=log
             )
     if mix:
+        settle(engine)
         with serve(
             url=url,
             upload_dir=upload_dir,
@@ -691,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
             info = seed(engine, catalog, n_coops=args.coops)
             print(f"seeded {args.coops} cooperatives in {info.seconds:.1f} s", flush=True)
             if args.no_ratios:
+                settle(engine)
                 with serve(
                     url=url,
                     upload_dir=scratch / "uploads",
