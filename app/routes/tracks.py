@@ -30,7 +30,7 @@ from app.services import evidence as evidence_service
 from app.services import exports, tracking, verification
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
-from app.services.readiness import readiness_of_summary, readiness_of_view
+from app.services.readiness import readiness_of_view
 from app.storage import StorageError, download, request_storage
 from app.templating import cached_page, is_htmx, redirect, render, with_query
 
@@ -85,11 +85,11 @@ def _track_page(
     # shown open: the item just edited from its panel, or the one a link asked for (?open=).
     # The others load on demand (tracks:item_panel), which keeps the page a fraction of its size.
     panels = {key for key in (focus if open_details else None, open_key) if key}
-    item_view = None
+    view: tracking.TrackView | tracking.ItemView | None = None
     if focus and blocks and ITEM_LEVEL_BLOCKS.issuperset(blocks) and is_htmx(request):
         # An answer about one item renders only that item's row (or panel) and what changes
         # around it, built without the track's other rows.
-        item_view = tracking.load_item_view(
+        view = tracking.load_item_view(
             session=session,
             principal=user,
             track=ctx.track,
@@ -98,12 +98,8 @@ def _track_page(
             item_key=focus,
             panel=focus in panels,
         )
-    view: tracking.TrackView | tracking.ItemView
-    row: tracking.ItemRow | None
-    if item_view is not None:
-        view, readiness, row = item_view, readiness_of_summary(item_view.summary), item_view.row
-    else:
-        view = full = tracking.load_track_view(
+    if view is None:
+        view = tracking.load_track_view(
             session=session,
             principal=user,
             track=ctx.track,
@@ -111,13 +107,16 @@ def _track_page(
             model=ctx.model,
             panels=panels,
         )
-        readiness, row = readiness_of_view(full), full.row(focus) if focus else None
+    if isinstance(view, tracking.ItemView):
+        row: tracking.ItemRow | None = view.row
+    else:
+        row = view.row(focus) if focus else None
     return render(
         request,
         "pages/track.html",
         {
             "view": view,
-            "readiness": readiness,
+            "readiness": readiness_of_view(view),
             "row": row,
             "focus": focus,
             "message": message,

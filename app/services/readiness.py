@@ -21,7 +21,7 @@ from app.models.base import utcnow
 from app.models.decision import OUTCOME_LABELS, VERDICT_LABELS
 from app.services.principal import Principal
 from app.services.progress import Progress
-from app.services.tracking import EventRow, ItemRow, TrackView, list_events, load_track_view
+from app.services.tracking import EventRow, ItemRow, ItemView, TrackView, list_events, load_track_view
 
 # Printed on the page and in the PDF, so the reader sees how the verdict was reached.
 VERDICT_RULES = (
@@ -90,8 +90,11 @@ def readiness_of_summary(row: Any) -> tuple[str, Consignment]:
     return verdict(consignment=c, earlier_stages_open=open_earlier), c
 
 
-def readiness_of_view(view: TrackView) -> tuple[str, Consignment]:
-    """The verdict from the track page's own rows (the page, the report, the PDF)."""
+def readiness_of_view(view: TrackView | ItemView) -> tuple[str, Consignment]:
+    """The verdict from the track page's own rows (the page, the report, the PDF); for one item's
+    view, from the stored summary it was built with."""
+    if isinstance(view, ItemView):
+        return readiness_of_summary(view.summary)
     applicable = [r for r in view.rows if r.consignment and r.status != "na"]
     c = consignment_of(
         applicable=len(applicable),

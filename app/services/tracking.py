@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -407,8 +408,11 @@ class _RowContext:
 
     principal: Principal
     people: list[Person]
-    names: dict[int, str]
     today: date
+
+    @cached_property
+    def names(self) -> dict[int, str]:
+        return {p.id: p.name for p in self.people}
 
     def row(
         self,
@@ -452,7 +456,7 @@ def _row_context(
     # items; a page with neither (most pages: panels load on demand) does without the query.
     wanted = panels or any(s.assignee_id is not None for s, _, _ in states)
     people = assignable_people(session=session, cooperative=cooperative) if wanted else []
-    return _RowContext(principal, people, {p.id: p.name for p in people}, today_kst(now))
+    return _RowContext(principal, people, today_kst(now))
 
 
 def _attach_panels(
@@ -536,10 +540,13 @@ class ItemView:
     cooperative: Cooperative
     model: BusinessModel
     row: ItemRow
-    progress: Progress
     summary: Any  # the track's stored summary row (app.services.summary.stored_summary)
     events: list[EventRow]
     can_comment: bool
+
+    @cached_property
+    def progress(self) -> Progress:
+        return progress_of(self.summary)
 
 
 def load_item_view(
@@ -585,7 +592,6 @@ def load_item_view(
         cooperative=cooperative,
         model=model,
         row=row,
-        progress=progress_of(summary),
         summary=summary,
         events=list_events(session=session, model=model, track_id=track.id, limit=events_limit),
         can_comment=can_comment(principal),

@@ -16,6 +16,7 @@ from app.models import Event, Track
 from app.services import evidence as evidence_service
 from app.services import tracking, verification
 from app.services.errors import ConflictError, ForbiddenError, FormError
+from app.services.readiness import readiness_of_summary, readiness_of_view
 from tests.factories import World
 from tests.fixtures.tracking_helpers import (
     CENTER_ITEM,
@@ -674,8 +675,6 @@ def test_an_items_view_shows_the_same_row_progress_and_verdict_as_the_whole_trac
     """The answer to a change builds only that item's row and takes progress and the verdict from
     the stored summary: for every item, every viewer and panel open or not, the same as the track
     page's own row, progress and verdict."""
-    from app.services.readiness import readiness_of_summary, readiness_of_view
-
     change(db, world, track, model, COOP_ITEM, status="doing", note="메모", due_date=date(2026, 1, 5))
     add_evidence_link(db, world, track, model, COOP_ITEM)
     tracking.add_comment(
