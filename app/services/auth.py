@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, bindparam, or_, text
 from sqlmodel import Session, col, delete, select, update
 
-from app.db import run_plain
+from app.db import Prepared, run_plain
 from app.models import ApiToken, LoginFailure, User
 from app.models.base import utcnow
 from app.services.principal import Principal, principal_from_row, principal_query
@@ -285,7 +285,7 @@ def principal_for_token(*, session: Session, token: str) -> Principal | None:
 
 
 # Built once: every API request authenticates with it (building it cost more than running it).
-_BY_TOKEN = (
+_BY_TOKEN = Prepared(
     principal_query()
     .join(ApiToken, col(ApiToken.user_id) == col(User.id))
     .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked_at).is_(None))

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from app.catalog import Catalog
 from app.catalog.schema import BusinessModel, Item
-from app.db import run_plain
+from app.db import Prepared, run_plain
 from app.models import (
     Comment,
     Consultation,
@@ -131,7 +131,7 @@ def _audience_query(thread: bool) -> Any:
 
 
 # Built once, not per change: the visibility rule over every role makes a large statement.
-_AUDIENCE = {thread: _audience_query(thread) for thread in (False, True)}
+_AUDIENCE = {thread: Prepared(_audience_query(thread)) for thread in (False, True)}
 
 
 def _audience(session: Session, cooperative_id: int, thread: tuple[int, str] | None) -> _Audience:
@@ -140,8 +140,8 @@ def _audience(session: Session, cooperative_id: int, thread: tuple[int, str] | N
     if thread:
         params |= {"thread_track": thread[0], "thread_key": thread[1]}
     people, names = [], {}
-    for uid, login, name, role, muted, wrote, coop, center, region in session.execute(
-        _AUDIENCE[thread is not None], params
+    for uid, login, name, role, muted, wrote, coop, center, region in run_plain(
+        session, _AUDIENCE[thread is not None], params
     ).all():
         people.append(_Person(uid, login, name, role, frozenset(muted or ()), bool(wrote)))
         names = {"coop": coop, "center": center or "", "municipality": region}
@@ -345,7 +345,7 @@ def on_event(
         run_plain(session, _INSERT_NOTIFICATION, rows)
 
 
-_INSERT_NOTIFICATION = insert(Notification.__table__)  # type: ignore[attr-defined]
+_INSERT_NOTIFICATION = Prepared(insert(Notification.__table__))  # type: ignore[attr-defined]
 
 
 # --- the daily scan ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlmodel import Session, col
 
-from app.db import run_plain
+from app.db import Prepared, run_plain
 from app.models import Cooperative, Municipality, SupportCenter, User
 from app.models.user import ROLE_LABELS
 
@@ -75,7 +75,7 @@ def principal_from_row(row: Row[Any]) -> Principal:
 
 # Built once: every page request loads its user with it, and building the statement cost more
 # than running it.
-_BY_ID = principal_query().where(col(User.id) == bindparam("user_id"))
+_BY_ID = Prepared(principal_query().where(col(User.id) == bindparam("user_id")))
 
 
 def load_principal(*, session: Session, user_id: int) -> Principal | None:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ScalarSelect, func, select
 from sqlmodel import Session, col
 
-from app.db import run_plain
+from app.db import Prepared, run_plain
 from app.models import Cooperative, Event, Track
 from app.models.audit import AuditEntry
 from app.models.user import ROLES
@@ -56,12 +56,14 @@ _COOPERATIVE_LAST_EVENT = (
     .scalar_subquery()
 )
 _VIEWER: dict[str, Any] = {
-    role: _of(
-        (
-            select(func.max(_COOPERATIVE_LAST_EVENT)).select_from(Cooperative).where(role_scope(role))
-            if role != "admin"
-            else select(func.max(Event.id))  # every event: the newest one, straight from the key
-        ).scalar_subquery()
+    role: Prepared(
+        _of(
+            (
+                select(func.max(_COOPERATIVE_LAST_EVENT)).select_from(Cooperative).where(role_scope(role))
+                if role != "admin"
+                else select(func.max(Event.id))  # every event: the newest one, straight from the key
+            ).scalar_subquery()
+        )
     )
     for role in ROLES
 }

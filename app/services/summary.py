@@ -36,7 +36,7 @@ from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import LEAD_ROLES, STAGE_ORDER, BusinessModel, Item, LeadRole, StageKey
-from app.db import run_plain
+from app.db import Prepared, run_plain
 from app.models import (
     ActivityWeek,
     AppMeta,
@@ -208,8 +208,10 @@ def progress_of(row: Any) -> Progress:
     )
 
 
-_STORED = select(TrackSummary.__table__).where(  # type: ignore[attr-defined]
-    TrackSummary.__table__.c.track_id == bindparam("track_id")  # type: ignore[attr-defined]
+_STORED = Prepared(
+    select(TrackSummary.__table__).where(  # type: ignore[attr-defined]
+        TrackSummary.__table__.c.track_id == bindparam("track_id")  # type: ignore[attr-defined]
+    )
 )
 
 
@@ -235,7 +237,9 @@ def _upsert_summary(session: Session, values: Mapping[str, Any]) -> None:
         table = TrackSummary.__table__  # type: ignore[attr-defined]
         insert_: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
         update = {k: insert_.excluded[k] for k in values if k != "track_id"}
-        stmt = _UPSERTS[key] = insert_.on_conflict_do_update(index_elements=["track_id"], set_=update)
+        stmt = _UPSERTS[key] = Prepared(
+            insert_.on_conflict_do_update(index_elements=["track_id"], set_=update)
+        )
     run_plain(session, stmt, dict(values))
 
 
@@ -243,7 +247,7 @@ _DUE = TrackDueItem.__table__  # type: ignore[attr-defined]
 _DELETE_DUE = delete(_DUE).where(
     _DUE.c.track_id == bindparam("track_id"), _DUE.c.item_key.in_(bindparam("keys", expanding=True))
 )
-_INSERT_DUE = insert(_DUE)
+_INSERT_DUE = Prepared(insert(_DUE))
 
 
 def refresh_track(
@@ -289,7 +293,7 @@ def _facts_query() -> Any:
 
 # One track's facts with the due row stored for each item (if any), so refresh_track can tell
 # which due rows changed without reading them separately.
-_FACTS_WITH_DUE = (
+_FACTS_WITH_DUE = Prepared(
     _facts_query()
     .add_columns(TrackDueItem.due_date, TrackDueItem.lead)
     .outerjoin(

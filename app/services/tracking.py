@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
-from app.db import run_plain
+from app.db import Prepared, run_plain
 from app.models import Comment, Cooperative, Event, Evidence, ItemState, LoggedEvent, Track, User
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
@@ -95,8 +95,8 @@ def get_visible_track(
     return (row[0], row[1], revision.of_columns(row[2], row[3])) if row else None
 
 
-_LOCK_TRACK = text("SELECT 1 FROM track WHERE id = :id FOR NO KEY UPDATE")
-_INSERT_EVENT = insert(Event.__table__).returning(Event.__table__.c.id)  # type: ignore[attr-defined]
+_LOCK_TRACK = Prepared(text("SELECT 1 FROM track WHERE id = :id FOR NO KEY UPDATE"))
+_INSERT_EVENT = Prepared(insert(Event.__table__).returning(Event.__table__.c.id))  # type: ignore[attr-defined]
 
 
 def append_event(
@@ -339,14 +339,15 @@ _STATE_COLUMNS = (
     .outerjoin(_VERIFIER, col(_VERIFIER.id) == col(ItemState.verified_by_id))
     .where(col(ItemState.track_id) == bindparam("track_id"))
 )
-_STATE_COLUMNS_ONE = _STATE_COLUMNS.where(col(ItemState.item_key) == bindparam("item_key"))
+_STATE_COLUMNS_ONE = Prepared(_STATE_COLUMNS.where(col(ItemState.item_key) == bindparam("item_key")))
+_STATE_COLUMNS_ALL = Prepared(_STATE_COLUMNS)
 
 
 def state_rows(*, session: Session, track_id: int, item_key: str | None = None) -> dict[str, Any]:
     """Item key → its stored state as a row of plain columns (``verified_by``: the verifier's name),
     for one track or one of its items, in one query."""
     if item_key is None:
-        rows = run_plain(session, _STATE_COLUMNS, {"track_id": track_id}).all()
+        rows = run_plain(session, _STATE_COLUMNS_ALL, {"track_id": track_id}).all()
     else:
         rows = run_plain(session, _STATE_COLUMNS_ONE, {"track_id": track_id, "item_key": item_key}).all()
     return {r.item_key: r for r in rows}
@@ -369,7 +370,10 @@ def _counts_statement(*, one_item: bool) -> Any:
     )
 
 
-_PANEL_COUNTS, _PANEL_COUNTS_ONE = _counts_statement(one_item=False), _counts_statement(one_item=True)
+_PANEL_COUNTS, _PANEL_COUNTS_ONE = (
+    Prepared(_counts_statement(one_item=False)),
+    Prepared(_counts_statement(one_item=True)),
+)
 
 
 def _panel_counts(session: Session, track_id: int, item_key: str | None = None) -> dict[tuple[str, str], int]:
@@ -681,7 +685,7 @@ def _versioned_update(session: Session, state: ItemState, *, version: int, value
     stmt = _VERSIONED_UPDATES.get(keys)
     if stmt is None:
         table = ItemState.__table__  # type: ignore[attr-defined]
-        stmt = _VERSIONED_UPDATES[keys] = (
+        stmt = _VERSIONED_UPDATES[keys] = Prepared(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
             .values({k: bindparam(k) for k in keys})
@@ -892,7 +896,7 @@ def _events_statement(given: tuple[str, ...]) -> Any:
         stmt = stmt.where(*(conditions[k] for k in given if k in conditions))
         if "limit" in given:
             stmt = stmt.limit(bindparam("limit", type_=Integer))
-        _EVENT_STATEMENTS[given] = stmt
+        stmt = _EVENT_STATEMENTS[given] = Prepared(stmt)
     return stmt
 
 
