@@ -19,8 +19,10 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine, Executable, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, MultipleResultsFound, NoResultFound
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
 
@@ -314,6 +316,29 @@ def _read_rows(plan: _Plan, dialect: Any, cursor: Any) -> list[Any]:
     if not any(readers):
         return [make(r) for r in raw]
     return [make([f(v) if f else v for f, v in zip(readers, r, strict=True)]) for r in raw]
+
+
+class Columns:
+    """A mapped class's columns to select, and how to build its objects from those values of a
+    ``Prepared`` row, without the ORM's loading (about 100 µs a row-and-entity query less).
+
+    The objects are not in the session: reading them is all they are for. Services write with
+    statements (``_versioned_update``), so a change made to such an object is never flushed.
+    """
+
+    __slots__ = ("model", "columns", "keys")
+
+    def __init__(self, model: type[Any]) -> None:
+        configure_mappers()  # the class's attributes work once its mapper is configured
+        attrs = sa_inspect(model).column_attrs
+        self.model = model
+        self.columns = [attr.columns[0] for attr in attrs]
+        self.keys = [attr.key for attr in attrs]
+
+    def build(self, values: Sequence[Any]) -> Any:
+        obj = self.model._sa_class_manager.new_instance()  # as the ORM makes a loaded object
+        obj.__dict__.update(zip(self.keys, values, strict=True))
+        return obj
 
 
 def session_for(engine: Engine, *, write: bool) -> Session:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from app.catalog import Catalog
 from app.db import PlainResult, Prepared, run_plain
-from app.models import Event, TrackDueItem
+from app.models import Cooperative, Event, ItemState, Track, TrackDueItem
 from app.services import auth, notifications, principal, revision, summary, tracking
 from app.services.errors import ConflictError
 from app.services.visibility import scope_params
@@ -33,7 +33,9 @@ def _tracked(db: Session, world: World, catalog: Catalog) -> Any:
     change(db, world, track, hub(catalog), COOP_ITEM, status="doing", note="메모", due_date=date(2026, 12, 1))
     change(db, world, track, hub(catalog), EXEC_ITEM, status="done")
     coop = world.principal(db, "coop_a")
-    tracking.add_comment(session=db, principal=coop, track=track, model=hub(catalog), item_key=COOP_ITEM, body="의견")
+    tracking.add_comment(
+        session=db, principal=coop, track=track, model=hub(catalog), item_key=COOP_ITEM, body="의견"
+    )
     return track
 
 
@@ -142,3 +144,24 @@ def test_what_it_cannot_run_plainly_goes_through_sqlalchemy(
     result = run_plain(db, expanding, {})
     assert not isinstance(result, PlainResult)
     assert [tuple(r) for r in result.all()] == [(COOP_ITEM,)]
+
+
+def test_objects_built_from_rows_equal_what_the_orm_loads(
+    db: Session, world: World, catalog: Catalog
+) -> None:
+    track = _tracked(db, world, catalog)
+    found = tracking.get_visible_track(session=db, principal=world.principal(db, "coop_a"), track_id=track.id)
+    assert found is not None
+    built_track, built_coop, _ = found
+    state = tracking._current_state(db, track.id, COOP_ITEM)
+    assert state is not None and state.due_date == date(2026, 12, 1)
+    db.expire_all()  # the ORM reads them afresh
+    for built, model, key in (
+        (built_track, Track, track.id),
+        (built_coop, Cooperative, world.coop_a.id),
+        (state, ItemState, state.id),
+    ):
+        loaded = db.get(model, key)
+        assert loaded is not None
+        assert built.model_dump() == loaded.model_dump()
+        assert built not in db  # read-only copies: nothing the session would flush

@@ -16,11 +16,12 @@ from sqlalchemy import Integer, and_, bindparam, func, insert, literal, or_, tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from app.catalog import Catalog
 from app.catalog.schema import STAGE_ORDER, BusinessModel, Item, StageKey
-from app.db import Prepared, run_plain
+from app.db import Columns, Prepared, run_plain
 from app.models import Comment, Cooperative, Event, Evidence, ItemState, LoggedEvent, Track, User
 from app.models.base import utcnow
 from app.models.tracking import STATUSES
@@ -75,10 +76,13 @@ def can_verify(principal: Principal, item: Item, state: ItemState | None) -> boo
 
 
 # One statement per role, built once: every track route looks its track up with it.
+_TRACK, _COOPERATIVE = Columns(Track), Columns(Cooperative)
 _VISIBLE_TRACK: dict[str, Any] = {
-    role: select(Track, Cooperative, *revision.TRACK_COLUMNS)
-    .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
-    .where(col(Track.id) == bindparam("track_id"), role_scope(role))
+    role: Prepared(
+        select(*_TRACK.columns, *_COOPERATIVE.columns, *revision.TRACK_COLUMNS)  # type: ignore[call-overload]
+        .join(Cooperative, col(Cooperative.id) == col(Track.cooperative_id))
+        .where(col(Track.id) == bindparam("track_id"), role_scope(role))
+    )
     for role in ROLES
 }
 
@@ -91,8 +95,13 @@ def get_visible_track(
     stmt = _VISIBLE_TRACK.get(principal.role)
     if stmt is None:
         return None
-    row = session.execute(stmt, {"track_id": track_id, **scope_params(principal)}).first()
-    return (row[0], row[1], revision.of_columns(row[2], row[3])) if row else None
+    row = run_plain(session, stmt, {"track_id": track_id, **scope_params(principal)}).first()
+    if row is None:
+        return None
+    split = len(_TRACK.keys)
+    last_event, last_admin_change = row[-2:]
+    track, cooperative = _TRACK.build(row[:split]), _COOPERATIVE.build(row[split:-2])
+    return track, cooperative, revision.of_columns(last_event, last_admin_change)
 
 
 _LOCK_TRACK = Prepared(text("SELECT 1 FROM track WHERE id = :id FOR NO KEY UPDATE"))
@@ -626,13 +635,18 @@ def _item_or_404(model: BusinessModel, item_key: str) -> Item:
 
 
 # Built once: constructing the statement cost about as much as running it, on every change.
-_CURRENT_STATE = select(ItemState).where(
-    col(ItemState.track_id) == bindparam("track_id"), col(ItemState.item_key) == bindparam("item_key")
+_STATE = Columns(ItemState)
+_CURRENT_STATE = Prepared(
+    select(*_STATE.columns).where(
+        col(ItemState.track_id) == bindparam("track_id"), col(ItemState.item_key) == bindparam("item_key")
+    )
 )
 
 
 def _current_state(session: Session, track_id: int, item_key: str) -> ItemState | None:
-    return session.exec(_CURRENT_STATE, params={"track_id": track_id, "item_key": item_key}).first()
+    """The stored state, read for a change (not an object of the session: changes are statements)."""
+    row = run_plain(session, _CURRENT_STATE, {"track_id": track_id, "item_key": item_key}).first()
+    return _STATE.build(row) if row else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -691,13 +705,19 @@ def _versioned_update(session: Session, state: ItemState, *, version: int, value
             .values({k: bindparam(k) for k in keys})
         )
     result = run_plain(session, stmt, {"b_id": state.id, "b_version": version, **values})
+    # The session may hold its own object of this row (the ORM loaded it earlier in the unit of
+    # work): it must not go on showing what was there before.
+    held = session.identity_map.get(identity_key(ItemState, state.id))
     if result.rowcount != 1:  # someone else wrote between our read and our update
-        session.expire(state)  # so the query below reads what they stored
+        if held is not None:
+            session.expire(held)
         raise ConflictError(_current_state(session, state.track_id, state.item_key))
-    # The state now holds what was written, without reading it back (a refresh would be one
-    # more round trip on every change); nothing marks it changed, so no flush writes it again.
-    for name, value in values.items():
-        set_committed_value(state, name, value)
+    # The state (and the session's object) now hold what was written, without reading it back (a
+    # refresh would be one more round trip on every change); nothing marks them changed, so no
+    # flush writes them again.
+    for target in (state, held) if held is not None and held is not state else (state,):
+        for name, value in values.items():
+            set_committed_value(target, name, value)
 
 
 def assignable_people(*, session: Session, cooperative: Cooperative) -> list[Person]:
