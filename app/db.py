@@ -197,21 +197,20 @@ class _Plan:
 
     __slots__ = ("sql", "positional", "binds", "names", "row", "result_types", "readers")
 
-    def __init__(self, compiled: Any, given: Mapping[str, Any]) -> None:
-        compiled.construct_params(given)  # raises as SQLAlchemy would for a missing parameter
+    def __init__(self, compiled: Any, params: Mapping[str, Any]) -> None:
+        compiled.construct_params(params)  # raises as SQLAlchemy would for a missing parameter
         self.sql: str = compiled.string
         self.positional: bool = compiled.positional
         names = list(compiled.positiontup) if compiled.positional else list(compiled.bind_names.values())
         processors = compiled._bind_processors
         escaped = compiled.escaped_bind_names
-        by_key = {bp.key: name for bp, name in compiled.bind_names.items()}
-        # In the driver's order: (the given key, or None for a value of the statement's own; the
-        # default; the bind processor). Named parameters appear once, positional ones per use.
+        # The key a caller gives for each bind; an anonymous one ("%(… param)s") is a value of the
+        # statement's own, bound from its default.
+        given = {name: bp.key for bp, name in compiled.bind_names.items() if not bp.key.startswith("%(")}
+        # In the driver's order: (the given key or None, the default, the bind processor). Named
+        # parameters appear once, positional ones per use.
         order = names if compiled.positional else list(dict.fromkeys(names))
-        self.binds = [
-            (name, _given_key(by_key, name), compiled.binds[name].value, processors.get(name))
-            for name in order
-        ]
+        self.binds = [(given.get(name), compiled.binds[name].value, processors.get(name)) for name in order]
         self.names = [escaped.get(name, name) for name in order]
         columns = compiled._result_columns
         self.row: Any = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else None
@@ -220,17 +219,10 @@ class _Plan:
 
     def args(self, params: Mapping[str, Any]) -> Any:
         values = []
-        for _, key, default, processor in self.binds:
+        for key, default, processor in self.binds:
             value = params.get(key, default) if key is not None else default
             values.append(processor(value) if processor else value)
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
-
-
-def _given_key(by_key: Mapping[str, str], name: str) -> str | None:
-    for key, bound in by_key.items():
-        if bound == name and not key.startswith("%("):  # an anonymous bind is the statement's own
-            return key
-    return None
 
 
 class Prepared:

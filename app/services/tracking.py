@@ -715,7 +715,7 @@ def _versioned_update(session: Session, state: ItemState, *, version: int, value
     # The state (and the session's object) now hold what was written, without reading it back (a
     # refresh would be one more round trip on every change); nothing marks them changed, so no
     # flush writes them again.
-    for target in (state, held) if held is not None and held is not state else (state,):
+    for target in (state,) if held is None else (state, held):
         for name, value in values.items():
             set_committed_value(target, name, value)
 
