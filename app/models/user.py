@@ -38,7 +38,7 @@ class User(SQLModel, table=True):
     login: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=100)
     password_hash: str = Field(max_length=255)
-    role: str = Field(max_length=20)
+    role: str = Field(max_length=20, index=True)  # the 알림 audience finds every admin by it
     cooperative_id: int | None = Field(
         default=None, foreign_key="cooperative.id", index=True, ondelete="RESTRICT"
     )
