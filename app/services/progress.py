@@ -43,6 +43,17 @@ class Progress:
     current_stage: StageKey | None  # None: every applicable item is done (완료)
     open_earlier: tuple[OpenEarlier, ...]
 
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Everything it holds, hashable: what the rendered bars are cached under."""
+        return (
+            self.overall,
+            tuple(self.by_stage.items()),
+            tuple(self.by_role.items()),
+            self.current_stage,
+            self.open_earlier,
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "overall": self.overall.as_dict(),

@@ -195,6 +195,21 @@ def test_an_htmx_status_change_answers_the_row_and_out_of_band_progress(
     assert state_of(db, track, COOP_ITEM).status == "done"  # type: ignore[union-attr]
 
 
+def test_each_htmx_change_answers_its_own_progress(client: TestClient, db: Session, track: Track) -> None:
+    """The out-of-band bars come from the fragment cache by the progress they show: a change
+    back and forth shows each state's own numbers, never the previous answer's."""
+    csrf = login(client, "coop-a")
+    overall = re.compile(
+        r'id="progress-overall" hx-swap-oob="true">.*?(\d+)% <span class="muted">\((\d+)/12\)', re.S
+    )
+    seen = []
+    for version, status in enumerate(["done", "doing", "done", "todo", "done"]):
+        r = post_item(client, csrf, track, COOP_ITEM, {"version": str(version), "status": status}, htmx=True)
+        assert r.status_code == 200, r.text[:300]
+        seen.append(overall.findall(r.text))
+    assert seen == [[("8", "1")], [("0", "0")], [("8", "1")], [("0", "0")], [("8", "1")]]
+
+
 def test_a_plain_form_post_redirects_back_to_the_item(client: TestClient, db: Session, track: Track) -> None:
     csrf = login(client, "coop-a")
     r = post_item(client, csrf, track, COOP_ITEM, {"version": "0", "status": "doing"})
