@@ -358,7 +358,9 @@ _IN_TRANSACTION = "maeul_in_transaction"  # a reader's engine: the same one with
 _STATEMENT_READS = "maeul_statement_reads"  # SQLite: no BEGIN, each statement its own snapshot
 
 
-def stream(session: Session, stmt: Any, *, batch: int) -> Iterator[Any]:
+def stream(
+    session: Session, stmt: Any, *, batch: int, params: Mapping[str, Any] | None = None
+) -> Iterator[Any]:
     """``stmt``'s results as ``session.exec`` gives them, fetched ``batch`` at a time over a
     server-side cursor (an export of every row, never all in memory).
 
@@ -369,10 +371,10 @@ def stream(session: Session, stmt: Any, *, batch: int) -> Iterator[Any]:
     streamed = stmt.execution_options(yield_per=batch)
     transactional = session.get_bind().get_execution_options().get(_IN_TRANSACTION)
     if transactional is None:
-        yield from session.exec(streamed)
+        yield from session.exec(streamed, params=params)
         return
     with Session(transactional) as own, own.begin():
-        yield from own.exec(streamed)
+        yield from own.exec(streamed, params=params)
 
 
 # Files written during a transaction (evidence uploads) are removed if it rolls back, so a

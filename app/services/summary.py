@@ -160,7 +160,7 @@ def stage_rank(current_stage: StageKey | None) -> int:
 
 def due_counts(due: Sequence[DueItem], today: date) -> tuple[int, int]:
     """(overdue, due soon) among open dated items, as of ``today``."""
-    soon = today + timedelta(days=DUE_SOON_DAYS)
+    soon = due_soon_until(today)
     return sum(d.due_date < today for d in due), sum(today <= d.due_date <= soon for d in due)
 
 
@@ -421,25 +421,33 @@ def _counted(condition: Any) -> Any:
     )
 
 
-def _overdue(today: date) -> Any:
+def due_soon_until(today: date) -> date:
+    return today + timedelta(days=DUE_SOON_DAYS)
+
+
+# ``today`` and ``soon`` below are dates, or bind parameters of them (statements built once).
+
+
+def _overdue(today: Any) -> Any:
     return col(TrackDueItem.due_date) < today
 
 
-def _due_soon(today: date) -> Any:
-    soon = today + timedelta(days=DUE_SOON_DAYS)
+def _due_soon(today: Any, soon: Any) -> Any:
     return and_(col(TrackDueItem.due_date) >= today, col(TrackDueItem.due_date) <= soon)
 
 
-def overdue_count(today: date) -> Any:
+def overdue_count(today: Any) -> Any:
     """Overdue items of the row's track, from the stored copy when it is of today, else counted."""
     return case(
         (col(TrackSummary.due_as_of) == today, col(TrackSummary.overdue)), else_=_counted(_overdue(today))
     )
 
 
-def due_soon_count(today: date) -> Any:
+def due_soon_count(today: Any, soon: Any) -> Any:
+    """Items due from ``today`` to ``soon`` (due_soon_until), stored or counted as overdue_count."""
     return case(
-        (col(TrackSummary.due_as_of) == today, col(TrackSummary.due_soon)), else_=_counted(_due_soon(today))
+        (col(TrackSummary.due_as_of) == today, col(TrackSummary.due_soon)),
+        else_=_counted(_due_soon(today, soon)),
     )
 
 
@@ -449,7 +457,11 @@ def refresh_due_counts(*, session: Session, today: date) -> int:
     result = session.execute(
         update(TrackSummary)
         .where(or_(col(TrackSummary.due_as_of).is_(None), col(TrackSummary.due_as_of) != today))
-        .values(overdue=_counted(_overdue(today)), due_soon=_counted(_due_soon(today)), due_as_of=today)
+        .values(
+            overdue=_counted(_overdue(today)),
+            due_soon=_counted(_due_soon(today, due_soon_until(today))),
+            due_as_of=today,
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -804,3 +804,20 @@ def test_dashboard_statements_do_not_grow_with_cooperatives(
         assert len(before) == len(after) == expected, "\n".join(after)
     cached = count("/dashboard", cached=True)
     assert len(cached) == CACHED_DASHBOARD_STATEMENTS, "\n".join(cached)
+
+
+def test_a_filter_shape_is_built_once_whatever_its_values(
+    client: TestClient, db: Session, data: World, catalog: Catalog, frozen: dict[str, datetime]
+) -> None:
+    """The day, the viewer's organization and the filters' values are parameters: another value
+    of the same filters reuses the statements (and still gets its own rows, test_filters_combine)."""
+    principal = _principal(db, data.users["center"])
+    statements = dashboard_service.query_for(principal, catalog).statements
+    headers = api_for(client, db, data, "center")
+    all_rows(client, headers, q="마을", sort="cooperative")
+    built = dict(statements)
+    assert any(key[0] == "page" and key[-1] == "cooperative" for key in built)
+    for q in ("다 마을", "없는 이름", "마"):
+        all_rows(client, headers, q=q, sort="cooperative")
+    all_rows(client, api_for(client, db, data, "center_b"), q="마을", sort="cooperative")
+    assert statements == built
