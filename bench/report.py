@@ -342,7 +342,7 @@ def _mix_table(label: str, mix: MixResult) -> list[str]:
     ]
     out = [
         f"**Mixed load, {label}**: {mix.workers} workers (`maeul serve --workers {mix.workers}`), "
-        f"{mix.clients} asyncio clients (httpx2, closed loop, no think time), each its own cooperative "
+        f"{mix.clients} asyncio clients (bench/loadclient.py, closed loop, no think time), each its own cooperative "
         f"user and track plus a 현황판 viewer (admin or a center user, alternately); {shares} "
         "(page: GET /tracks/{id}; change: POST /tracks/{id}/items/{key} as HTMX with the version read from "
         "the page or the previous answer; dashboard: GET /dashboard); "

@@ -16,7 +16,7 @@ database, on a free port of 127.0.0.1.
   answers them (keyed by the data's revision), as it would for anyone re-reading a page. The API read and the API change use a bearer token, the page and the page's
   change a logged-in session cookie and its CSRF token, the 현황판 an admin session.
 * **Mixed load** (PostgreSQL, ``MIX_WORKERS`` workers): ``MIX_CLIENTS`` asyncio clients
-  (httpx2), closed loop without think time, each with its own cooperative user (and track) and a
+  (bench/loadclient.py: one keep-alive connection each, light on the CPUs it shares), closed loop without think time, each with its own cooperative user (and track) and a
   현황판 viewer (admin or a center user, alternately); each request is a track page (70 %), a
   status change through the page route as HTMX (20 %; the version read from the page or the
   previous answer) or the 현황판's first page (10 %). ``MIX_WARMUP`` seconds are not counted, then
@@ -56,6 +56,7 @@ from app.catalog import Catalog
 from app.db import transaction
 from app.models import ItemState, User
 from app.services.auth import create_token
+from bench.loadclient import Connection, LoadClientError
 from bench.seed import PASSWORD, SeedInfo
 from tests.servers import ServerProcess, server_env
 
@@ -403,29 +404,19 @@ class MixResult:
 
 @dataclass
 class _Client:
-    http: httpx2.AsyncClient  # the cooperative user's session
-    viewer: httpx2.AsyncClient  # a 현황판 viewer's session
+    http: Connection  # the cooperative user's session
+    viewer: Connection  # a 현황판 viewer's session
     track_id: int
     csrf: str
     items: dict[str, tuple[str, int]]  # key → (status, version), as last seen
 
 
 async def _open_client(base: str, coop_login: str, viewer_login: str, track_id: int) -> _Client:
-    async def session(login_name: str) -> httpx2.AsyncClient:
-        client = httpx2.AsyncClient(
-            base_url=base,
-            timeout=30,
-            trust_env=False,
-            # Idle connections are dropped before uvicorn's own 5 s keep-alive timeout: otherwise a
-            # request sent just as the server closes an idle connection fails with a ReadError
-            # (the 현황판 viewers, used for 1 request in 10, idle longest).
-            limits=httpx2.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=3.0),
-        )
+    async def session(login_name: str) -> Connection:
+        client = Connection(base)
         csrf = _csrf((await client.get("/login")).text)
         r = await client.post(
-            "/login",
-            data={"username": login_name, "password": PASSWORD, "csrf_token": csrf, "next": "/"},
-            follow_redirects=False,
+            "/login", {"username": login_name, "password": PASSWORD, "csrf_token": csrf, "next": "/"}
         )
         assert r.status_code == 303, (login_name, r.status_code)
         return client
@@ -452,14 +443,14 @@ async def _request(
             status, version = c.items[key]
             r = await c.http.post(
                 f"/tracks/{c.track_id}/items/{key}",
-                data={"csrf_token": c.csrf, "version": str(version), "status": NEXT_STATUS[status]},
+                {"csrf_token": c.csrf, "version": str(version), "status": NEXT_STATUS[status]},
                 headers={"HX-Request": "true"},
             )
-    except httpx2.HTTPError as exc:
+    except LoadClientError as exc:
         if counted:
             result.errors += 1
             if len(result.error_samples) < 5:
-                result.error_samples.append(f"{kind}: {type(exc).__name__}: {exc}")
+                result.error_samples.append(f"{kind}: {exc}")
         return perf_counter(), False
     ended = perf_counter()
     if kind == "change":
