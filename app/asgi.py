@@ -1,5 +1,6 @@
 """ASGI entry point for uvicorn workers: `uvicorn app.asgi:app`."""
 
+import gc
 import logging
 
 from sqlalchemy.exc import OperationalError
@@ -21,3 +22,9 @@ except OperationalError:
 # The 현황판's stored counts follow the calendar: each night (KST), in every worker.
 keep_copies_current(engine=app.state.engine)
 warm_up()
+# What start-up made (modules, templates, the catalog, fonts) lives as long as the worker: out of
+# the collector's sight, a full collection walks only what requests left behind. Under the mixed
+# load each one walked all ~240,000 objects, about 90 ms of CPU with the worker's requests
+# stalled; frozen, about half that, and the mix's p99 fell from about 430 to 300 ms.
+gc.collect()
+gc.freeze()

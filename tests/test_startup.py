@@ -104,3 +104,23 @@ def test_serve_refuses_a_worker_count_that_is_not_a_positive_number(value: str) 
     result = CliRunner().invoke(cli, ["serve"], env={"MAEUL_WORKERS": value})
     assert result.exit_code == 2
     assert "MAEUL_WORKERS" in result.output or "--workers" in result.output
+
+
+def test_a_worker_keeps_what_start_up_made_out_of_the_collectors_sight(
+    fresh_database_url, tmp_path: Path
+) -> None:
+    """app.asgi (what each uvicorn worker imports) freezes the objects start-up made, so a full
+    collection under load walks only what requests left behind."""
+    url = fresh_database_url("sqlite")
+    code = "import gc, app.asgi; print(gc.get_freeze_count())"
+    python = MAEUL.parent / "python"
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [str(python), "-c", code],
+        env=server_env(url, tmp_path / "uploads"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 50_000, done.stdout
