@@ -229,6 +229,15 @@ templates.env.lstrip_blocks = True
 templates.env.auto_reload = False
 
 
+def compile_templates() -> int:
+    """Compile every template now (at a worker's start) instead of at its first use: their code is
+    then part of what start-up made (app.asgi freezes it). Returns how many."""
+    names = templates.env.list_templates()
+    for name in names:
+        templates.env.get_template(name)
+    return len(names)
+
+
 def is_htmx(request: Request) -> bool:
     """An HTMX swap, but not a history restore (which needs the whole page)."""
     return (
