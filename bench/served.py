@@ -75,7 +75,7 @@ MIX_WARMUP = 5.0
 MIX_SHARES = (("page", 0.70), ("change", 0.20), ("dashboard", 0.10))
 MIX_P99_TARGET_MS = 100.0
 # The same mix at fixed offered rates (open loop): what this machine serves within the p99 target.
-MIX_RATES = (50.0, 100.0, 125.0, 150.0)
+MIX_RATES = (100.0, 200.0, 300.0, 350.0, 400.0)
 MIX_RATE_SECONDS = 10.0
 MIX_RATE_WARMUP = 2.0
 NEXT_STATUS = {"todo": "doing", "doing": "done", "done": "todo", "na": "doing"}
