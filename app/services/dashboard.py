@@ -1,9 +1,10 @@
 """현황판: every visible track with what waits on it, filtered, sorted, counted and paged in SQL.
 
 Reads the stored track summaries (app.services.summary) under THE visibility rule
-(``role_scope``: ``cooperative_scope`` with the viewer's organization a parameter). Overdue and due-soon are as of today in Asia/Seoul: the stored copy in
-track_summary when it is of today, else counted from track_due_item at query time, so an item
-turns overdue the day after its due date whether or not the midnight refresh has run.
+(``role_scope``: ``cooperative_scope`` with the viewer's organization a parameter). Overdue and
+due-soon are as of today in Asia/Seoul: the stored copy in track_summary when it is of today,
+else counted from track_due_item at query time, so an item turns overdue the day after its due
+date whether or not the midnight refresh has run.
 """
 
 from __future__ import annotations

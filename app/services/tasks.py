@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +39,7 @@ from app.models import Cooperative, ItemState, Track, TrackSummary
 from app.models.summary import STAGE_RANK
 from app.services.consultations import FollowUp, follow_ups_due
 from app.services.principal import Principal
-from app.services.summary import verifier_role
+from app.services.summary import due_soon_until, verifier_role
 from app.services.tracking import DUE_SOON_DAYS, can_edit_item
 from app.services.visibility import cooperative_scope
 
@@ -144,7 +144,7 @@ class _Query:
         assigned = col(ItemState.assignee_id) == me
         mine = or_(leads, assigned)
         due = col(ItemState.due_date)
-        soon = self.today + timedelta(days=DUE_SOON_DAYS)
+        soon = due_soon_until(self.today)
         self.flags: dict[str, ColumnElement[bool]] = {
             "overdue": and_(is_open, mine, due < self.today),
             "change_requests": and_(leads, func.coalesce(col(ItemState.change_request), "") != ""),
@@ -231,9 +231,7 @@ class _Query:
 
 
 def _follow_ups(session: Session, principal: Principal, today: date) -> list[FollowUp]:
-    return list(
-        follow_ups_due(session=session, principal=principal, until=today + timedelta(days=DUE_SOON_DAYS))
-    )
+    return list(follow_ups_due(session=session, principal=principal, until=due_soon_until(today)))
 
 
 def load_tasks(*, session: Session, principal: Principal, catalog: Catalog, today: date) -> Tasks:

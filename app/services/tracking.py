@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,7 +30,14 @@ from app.services import notifications, revision
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
-from app.services.summary import DUE_SOON_DAYS, progress_of, refresh_track, stored_summary, verifier_role
+from app.services.summary import (  # DUE_SOON_DAYS: read from here by mail and tasks
+    DUE_SOON_DAYS,  # noqa: F401
+    due_soon_until,
+    progress_of,
+    refresh_track,
+    stored_summary,
+    verifier_role,
+)
 from app.services.visibility import role_scope, scope_params
 
 KST = ZoneInfo("Asia/Seoul")
@@ -452,7 +459,7 @@ class _RowContext:
             row.assignee_name = self.names.get(state.assignee_id, "(다른 기관으로 옮긴 사용자)")
         due = state.due_date if state and state.status not in ("done", "na") else None
         row.overdue = bool(due and due < self.today)
-        row.due_soon = bool(due and self.today <= due <= self.today + timedelta(days=DUE_SOON_DAYS))
+        row.due_soon = bool(due and self.today <= due <= due_soon_until(self.today))
         return row
 
 
