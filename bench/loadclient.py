@@ -112,7 +112,7 @@ class Connection:
 
     async def _read_chunked(self) -> bytes:
         assert self._reader is not None  # noqa: S101
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int((await self._reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
             if size == 0:

@@ -26,6 +26,8 @@ from bench.scenarios import (
 )
 from bench.served import (
     FLOOR_SECONDS,
+    MIX_FLOOR_SECONDS,
+    MIX_FLOOR_WARMUP,
     MIX_P99_TARGET_MS,
     MIX_SHARES,
     RATIO_WARMUP,
@@ -330,6 +332,7 @@ def _mix_table(label: str, mix: MixResult) -> list[str]:
         ["  ↳ per kind p50 / p95 / p99 (ms)", per_kind],
         ["Errors (connection, timeout, non-2xx other than 409)", f"{mix.errors:,}"],
         ["Conflicts (409, stale version)", f"{mix.conflicts:,}"],
+        *_floor_rows(mix),
         [
             f"p99 < {MIX_P99_TARGET_MS:.0f} ms and 0 errors target",
             "met" if mix.met else "**missed**",
@@ -348,7 +351,9 @@ def _mix_table(label: str, mix: MixResult) -> list[str]:
         "the page or the previous answer; dashboard: GET /dashboard); "
         f"{mix.warmup:g} s not counted, then {mix.seconds:g} s. Latency is the client's wall time to the last "
         "byte. The client shares the two CPUs with the server (its CPU time is in the table): the figures "
-        "include waiting for it.",
+        "include waiting for it. Before the mix, the same clients ask only `GET /healthz` "
+        f"({MIX_FLOOR_SECONDS:g} s after {MIX_FLOOR_WARMUP:g} s): the floor of this concurrency on this "
+        "machine, which the mix's throughput is a ratio of.",
         "",
         *_table(["Measurement", "Value"], rows),
     ]
@@ -357,6 +362,26 @@ def _mix_table(label: str, mix: MixResult) -> list[str]:
     if mix.rates:
         out += ["", *_rates_table(label, mix)]
     return [*out, ""]
+
+
+def _floor_rows(mix: MixResult) -> list[list[str]]:
+    """The mix's floor: what the same clients get from GET /healthz alone, and the mix against it."""
+    floor = mix.floor
+    if floor is None or not floor.requests:
+        return []
+    return [
+        [
+            "The same clients asking only GET /healthz (the mix's floor): req/s, p50 / p95 / p99 (ms)",
+            f"{floor.rps:,.0f}; {floor.pct(50):.1f} / {floor.pct(95):.1f} / {floor.pct(99):.1f}"
+            + (f"; **{floor.errors} errors**" if floor.errors else ""),
+        ],
+        ["Mix throughput as a ratio of its floor", f"{mix.rps / floor.rps:.2f}×"],
+        # Little's law for a closed loop: each client always has one request in flight.
+        [
+            "Mean latency the throughput allows (clients ÷ req/s): mix / floor (ms)",
+            f"{1000 * mix.clients / mix.rps:.1f} / {1000 * floor.clients / floor.rps:.1f}",
+        ],
+    ]
 
 
 def _rates_table(label: str, mix: MixResult) -> list[str]:

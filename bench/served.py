@@ -24,6 +24,11 @@ database, on a free port of 127.0.0.1.
   Errors: connection failures, timeouts, and any status but 2xx (409s, which a stale version
   would get, are counted apart as conflicts). The client shares the machine's CPUs with the
   server: its own CPU time and the workers' are read from /proc and reported with the figures.
+* **The mix's floor** (before the mixed load, on its sessions): the same clients, closed loop,
+  each asking only ``GET /healthz`` for ``MIX_FLOOR_SECONDS``: what these workers, this client and
+  these two CPUs serve at 32 concurrent clients when a request does nothing but answer (one
+  ``SELECT 1``), and the latency that concurrency costs by itself. The mix's throughput is reported
+  as a ratio of it, as the single-connection routes are of theirs.
 * **Offered rates** (after the mixed load, on its sessions): the same mix at each rate of
   ``MIX_RATES`` requests a second, open loop (Poisson arrivals, each to the next client in turn,
   waiting for that client's connection if it is busy; latency from the arrival), so the figures
@@ -74,6 +79,9 @@ MIX_SECONDS = 30.0
 MIX_WARMUP = 5.0
 MIX_SHARES = (("page", 0.70), ("change", 0.20), ("dashboard", 0.10))
 MIX_P99_TARGET_MS = 100.0
+MIX_FLOOR_SECONDS = 10.0
+MIX_FLOOR_WARMUP = 2.0
+FLOOR_KIND = "floor"  # the mix's floor: GET /healthz only
 # The same mix at fixed offered rates (open loop): what this machine serves within the p99 target.
 MIX_RATES = (100.0, 200.0, 300.0, 350.0, 400.0)
 MIX_RATE_SECONDS = 10.0
@@ -377,6 +385,7 @@ class MixResult:
     load: tuple[float, float, float] = (math.nan, math.nan, math.nan)
     offered: float | None = None  # requests a second, for an open-loop run (None: closed loop)
     rates: list[MixResult] = field(default_factory=list)  # the open-loop runs after a closed one
+    floor: MixResult | None = None  # the same clients asking only GET /healthz, before the mix
 
     @property
     def all(self) -> list[float]:
@@ -434,7 +443,9 @@ async def _request(
     """One request of the mix for client ``c``; a failure is counted in ``result`` when ``counted``.
     Returns when it ended (perf_counter) and whether it was a 2xx."""
     try:
-        if kind == "page":
+        if kind == FLOOR_KIND:
+            r = await c.http.get("/healthz")
+        elif kind == "page":
             r = await c.http.get(f"/tracks/{c.track_id}")
         elif kind == "dashboard":
             r = await c.viewer.get("/dashboard")
@@ -474,7 +485,13 @@ KINDS = [k for k, _ in MIX_SHARES]
 WEIGHTS = [w for _, w in MIX_SHARES]
 
 
-async def _mixed(clients: list[_Client], warmup: float, seconds: float, result: MixResult) -> None:
+async def _mixed(
+    clients: list[_Client],
+    warmup: float,
+    seconds: float,
+    result: MixResult,
+    kinds: tuple[list[str], list[float]] = (KINDS, WEIGHTS),
+) -> None:
     """Closed loop: each client sends its next request as soon as the previous one is answered."""
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -483,7 +500,7 @@ async def _mixed(clients: list[_Client], warmup: float, seconds: float, result: 
     async def one(n: int, c: _Client) -> None:
         rng = random.Random(1000 + n)
         while (began := loop.time()) < end:
-            kind = rng.choices(KINDS, WEIGHTS)[0]
+            kind = rng.choices(*kinds)[0]
             t0 = perf_counter()
             ended, ok = await _request(c, kind, rng, result, counted=began >= counted_from)
             if began >= counted_from and ok:
@@ -547,6 +564,14 @@ def measure_mix(
                 await _open_client(served.url, info.coop_login[coop], viewer, info.tracks[coop][0][0])
             )
         try:
+            floor = result.floor = MixResult(workers=workers, clients=clients, warmup=MIX_FLOOR_WARMUP)
+            await _mixed(opened, MIX_FLOOR_WARMUP, MIX_FLOOR_SECONDS, floor, ([FLOOR_KIND], [1.0]))
+            floor.seconds, floor.load = MIX_FLOOR_SECONDS, os.getloadavg()
+            log(
+                f"  the mix's floor (GET /healthz only), {clients} clients: {floor.rps:.0f} req/s, p50 "
+                f"{floor.pct(50):.1f} ms, p95 {floor.pct(95):.1f} ms, p99 {floor.pct(99):.1f} ms, "
+                f"{floor.errors} errors"
+            )
             cpu0, server0, wall0 = time.process_time(), _server_cpu(served), perf_counter()
             await _mixed(opened, warmup, seconds, result)
             wall = perf_counter() - wall0
