@@ -217,8 +217,28 @@ _STORED = Prepared(
 
 def stored_summary(session: Session, track_id: int) -> Any | None:
     """One track's stored summary as a row of its columns (progress_of and
-    readiness.readiness_of_summary read it), or None if it has none."""
+    readiness.readiness_of_summary read it), or None if it has none.
+
+    After a change, the row its upsert returned in this unit of work: the answer to a change
+    shows the summary the change just stored, without reading it back."""
+    written = session.info.get(_WRITTEN)
+    if written is not None and track_id in written:
+        return written[track_id]
     return run_plain(session, _STORED, {"track_id": track_id}).first()
+
+
+# session.info key: track id → the summary row this session's last upsert returned. Every other
+# write to track_summary (a deleted summary, the bulk rebuild and the nightly counts) drops it.
+_WRITTEN = "maeul_written_summaries"
+
+
+def _forget_written(session: Session, track_id: int | None = None) -> None:
+    written = session.info.get(_WRITTEN)
+    if written is not None:
+        if track_id is None:
+            written.clear()
+        else:
+            written.pop(track_id, None)
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -238,9 +258,10 @@ def _upsert_summary(session: Session, values: Mapping[str, Any]) -> None:
         insert_: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
         update = {k: insert_.excluded[k] for k in values if k != "track_id"}
         stmt = _UPSERTS[key] = Prepared(
-            insert_.on_conflict_do_update(index_elements=["track_id"], set_=update)
+            insert_.on_conflict_do_update(index_elements=["track_id"], set_=update).returning(*table.c)
         )
-    run_plain(session, stmt, dict(values))
+    row = run_plain(session, stmt, dict(values)).one()
+    session.info.setdefault(_WRITTEN, {})[values["track_id"]] = row
 
 
 _DUE = TrackDueItem.__table__  # type: ignore[attr-defined]
@@ -260,6 +281,7 @@ def refresh_track(
 ) -> None:
     """Recompute one track's summary from its stored item states (call after the change is flushed)."""
     if model is None:  # the model left the content: nothing to count
+        _forget_written(session, track_id)
         session.execute(delete(TrackDueItem).where(col(TrackDueItem.track_id) == track_id))
         session.execute(delete(TrackSummary).where(col(TrackSummary.track_id) == track_id))
         return
@@ -351,6 +373,7 @@ BATCH = 2000
 def refresh_all(*, session: Session, catalog: Catalog, now: datetime | None = None) -> int:
     """Rebuild every track's summary (content changed, or `maeul db refresh-summaries`)."""
     now = now or utcnow()
+    _forget_written(session)
     session.execute(delete(TrackDueItem))
     session.execute(delete(TrackSummary))
     tracks = session.execute(select(col(Track.id), col(Track.model_key)).order_by(col(Track.id))).all()
@@ -454,6 +477,7 @@ def due_soon_count(today: Any, soon: Any) -> Any:
 def refresh_due_counts(*, session: Session, today: date) -> int:
     """Bring every stored overdue / due-soon count to ``today``: one UPDATE, idempotent, so the
     workers that run it at midnight (and at start) never conflict. Returns the rows it changed."""
+    _forget_written(session)
     result = session.execute(
         update(TrackSummary)
         .where(or_(col(TrackSummary.due_as_of).is_(None), col(TrackSummary.due_as_of) != today))

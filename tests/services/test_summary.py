@@ -371,3 +371,31 @@ def test_the_stored_due_counts_are_a_copy_readers_never_need(
     db.refresh(row)
     assert (row.overdue, row.due_soon, row.due_as_of) == (2, 1, today + timedelta(days=10))
     assert _page_counts(db, world, catalog, later) == stale
+
+
+def test_the_summary_a_change_stored_is_the_one_read_back(
+    db: Session, world: World, catalog: Catalog
+) -> None:
+    """The answer to a change shows the row its upsert returned (no read back): the same values, of
+    the same types, as the stored row; any other write to the summaries makes it read anew."""
+    from app.db import run_plain
+    from tests.fixtures.tracking_helpers import change
+    from tests.test_queries import count_statements
+
+    model = hub(catalog)
+    track = start(db, world, catalog)
+    assert track.id is not None
+    change(db, world, track, model, model.items[0][1].key, status="doing", due_date=TODAY)
+
+    def read_back() -> Any:
+        return run_plain(db, summary_service._STORED, {"track_id": track.id}).first()
+
+    with count_statements(db.get_bind()) as statements:  # type: ignore[arg-type]
+        returned = summary_service.stored_summary(db, track.id)
+    assert not statements  # the upsert's own row, not a read
+    stored = read_back()
+    assert returned._asdict() == stored._asdict()
+    assert [type(v) for v in returned] == [type(v) for v in stored]
+
+    summary_service.refresh_due_counts(session=db, today=TODAY + timedelta(days=400))
+    assert summary_service.stored_summary(db, track.id).overdue == read_back().overdue == 1
