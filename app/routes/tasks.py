@@ -28,6 +28,7 @@ from app.services import calendar, tasks, tracking
 from app.services.dashboard import STAGE_LABELS
 from app.services.errors import ConflictError, FormError
 from app.services.principal import Principal
+from app.services.summary import DUE_SOON_DAYS
 from app.templating import is_htmx, redirect, render
 
 router = html_router(tags=["tasks"])
@@ -73,7 +74,7 @@ def _page(
             "quick_statuses": QUICK_STATUSES,
             "stage_labels": STAGE_LABELS,
             "channel_labels": CHANNEL_LABELS,
-            "due_soon_days": tracking.DUE_SOON_DAYS,
+            "due_soon_days": DUE_SOON_DAYS,
             "focus": focus,
             "message": message,
             "success": success,

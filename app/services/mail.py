@@ -34,8 +34,8 @@ from app.services.consultations import FollowUp
 from app.services.inbox import InboxRow, Target, unread_for_digest
 from app.services.notifications import ScanResult
 from app.services.principal import Principal, principal_from_row, principal_query
+from app.services.summary import DUE_SOON_DAYS
 from app.services.tasks import TaskItem, load_tasks
-from app.services.tracking import DUE_SOON_DAYS
 from app.templating import TEMPLATE_DIR
 
 log = logging.getLogger("maeul.mail")

@@ -39,8 +39,8 @@ from app.models import Cooperative, ItemState, Track, TrackSummary
 from app.models.summary import STAGE_RANK
 from app.services.consultations import FollowUp, follow_ups_due
 from app.services.principal import Principal
-from app.services.summary import due_soon_until, verifier_role
-from app.services.tracking import DUE_SOON_DAYS, can_edit_item
+from app.services.summary import DUE_SOON_DAYS, due_soon_until, verifier_role
+from app.services.tracking import can_edit_item
 from app.services.visibility import cooperative_scope
 
 # Most urgent first: the page shows each item in the first group it belongs to.

@@ -30,8 +30,7 @@ from app.services import notifications, revision
 from app.services.errors import ConflictError, ForbiddenError, FormError, NotFoundError
 from app.services.principal import Principal
 from app.services.progress import Progress, compute_progress
-from app.services.summary import (  # DUE_SOON_DAYS: read from here by mail and tasks
-    DUE_SOON_DAYS,  # noqa: F401
+from app.services.summary import (
     due_soon_until,
     progress_of,
     refresh_track,
