@@ -32,7 +32,9 @@ from bench.served import (
     MIX_SHARES,
     RATIO_WARMUP,
     MixResult,
+    ServedResult,
 )
+from bench.statements import REPLAYS, WARMUP, ceiling
 
 TARGET_MS = 15.0
 PACKAGES = ("fastapi", "starlette", "sqlalchemy", "sqlmodel", "psycopg", "argon2-cffi", "jinja2")
@@ -315,9 +317,58 @@ def served_section(results: list[BackendResult], plan: list[Sizes]) -> list[str]
                 ),
                 "",
             ]
+        if served.ratios and served.replays:
+            out += _replay_table(r.label, served)
         if served.mix is not None:
             out += _mix_table(r.label, served.mix)
     return out
+
+
+def _replay_table(label: str, served: ServedResult) -> list[str]:
+    """The statements' own time next to each request's served time, and the ratio it leaves."""
+    floor, *routes = served.ratios
+    floor_ms = 1000 / floor.rps
+    floor_db = served.replays[0].ms
+    served_ms = {t.key: 1000 / t.rps for t in routes if t.rps}
+    targets = {t.key: t.target for t in routes}
+    rows = []
+    for n, rep in enumerate(served.replays):
+        ms = floor_ms if n == 0 else served_ms.get(rep.key, math.nan)
+        top = 1.0 if n == 0 else ceiling(floor_ms=floor_ms, floor_db_ms=floor_db, db_ms=rep.ms)
+        target = targets.get(rep.key)
+        rows.append(
+            [
+                rep.key.split(" (")[0],
+                str(rep.statements),
+                f"{rep.ms:.3f}",
+                f"{ms:.2f}",
+                f"{100 * rep.ms / ms:.0f} %",
+                f"{top:.2f}×",
+                "—"
+                if target is None
+                else f"≥ {target:g}×" + ("" if top >= target else " (**out of reach**)"),
+            ]
+        )
+    return [
+        f"**{label}: the statements' own time** (`bench/statements.py`): each request's SQL, captured "
+        f"through the app and replayed on one raw driver connection ({WARMUP} untimed, then the mean of "
+        f"{REPLAYS}), against the request's served time above. The ceiling is the ratio the request would "
+        "reach if all its work but the SQL cost what the floor's does.",
+        "",
+        *_table(
+            [
+                "Request",
+                "statements",
+                "database alone, ms",
+                "served, ms",
+                "database share",
+                "ratio ceiling",
+                "target",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def _mix_table(label: str, mix: MixResult) -> list[str]:

@@ -31,7 +31,17 @@ from app.services.auth import create_token
 from bench.measure import Sampler, ServerTimer, StatementCounter, Stats
 from bench.readiness import PDF_WARM, ReadinessResult, add_bundle_files, served
 from bench.seed import LOGIN_USER, PASSWORD, SeedInfo, seed
-from bench.served import MIX_SECONDS, RATIO_SECONDS, ServedResult, measure_served
+from bench.served import (
+    API_CHANGE,
+    FLOOR,
+    MIX_SECONDS,
+    PAGE_CHANGE,
+    RATIO_SECONDS,
+    ServedResult,
+    measure_served,
+    new_token,
+)
+from bench.statements import measure_statements
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -447,6 +457,19 @@ class _Bench:
             except Exception as exc:  # noqa: BLE001 - reported in the table, the run goes on
                 self.log(f"  served measurements failed: {type(exc).__name__}: {exc}")
                 self.result.served = ServedResult(error=f"{type(exc).__name__}: {exc}")
+                return
+        # After the served runs: the replays write events to a track none of them uses.
+        self.result.served.replays = measure_statements(
+            engine=self.engine,
+            catalog=self.catalog,
+            info=self.info,
+            client=self.client(),
+            login=self.login,
+            token=lambda login: new_token(self.engine, login),
+            keys=(FLOOR, API_CHANGE, PAGE_CHANGE),
+        )
+        for r in self.result.served.replays:
+            self.log(f"  {r.key:<62} the database alone: {r.ms:6.3f} ms ({r.statements} statements)")
 
     def readiness(self) -> None:
         """위탁 준비도 of the heavy track with evidence files: warm PDFs here, then a real server."""

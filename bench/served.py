@@ -63,6 +63,7 @@ from app.models import ItemState, User
 from app.services.auth import create_token
 from bench.loadclient import Connection, LoadClientError
 from bench.seed import PASSWORD, SeedInfo
+from bench.statements import Replayed
 from tests.servers import ServerProcess, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +140,7 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def _token(engine: Engine, login_name: str) -> str:
+def new_token(engine: Engine, login_name: str) -> str:
     with transaction(engine) as s:
         user = s.execute(select(User).where(col(User.login) == login_name)).scalar_one()
         return create_token(session=s, user=user).token
@@ -253,8 +254,8 @@ def ratio_routes(
     coops = list(info.tracks)
     first, api_coop, page_coop = coops[0], coops[1], coops[2]
     heavy, light = info.heavy_track, info.light_track
-    token = _token(engine, info.coop_login[first])
-    api_token = _token(engine, info.coop_login[api_coop])
+    token = new_token(engine, info.coop_login[first])
+    api_token = new_token(engine, info.coop_login[api_coop])
     page_cookie, _ = login(base, info.coop_login[first], f"/tracks/{heavy}")
     admin_cookie, _ = login(base, "admin", "/dashboard")
     center_cookie, _ = login(base, info.center_login, "/dashboard")
@@ -617,6 +618,7 @@ class ServedResult:
     load_before: tuple[float, float, float] = (math.nan, math.nan, math.nan)
     load_after: tuple[float, float, float] = (math.nan, math.nan, math.nan)
     error: str | None = None
+    replays: list[Replayed] = field(default_factory=list)  # the statements' own time (bench/statements.py)
 
 
 def settle(engine: Engine) -> None:
