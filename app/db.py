@@ -293,7 +293,12 @@ class Prepared:
                 cursor.execute(sql, args)
             for fn in conn.dispatch.after_cursor_execute:
                 fn(conn, cursor, sql, args, None, many)
-            rows = _read_rows(plan, conn.dialect, cursor) if cursor.description is not None else []
+            # The compiled statement says whether rows come back: psycopg builds a Python object per
+            # column on every read of cursor.description (40 for the summary's RETURNING).
+            if plan.row is not None:
+                rows = _read_rows(plan, conn.dialect, cursor)
+            else:
+                rows = cursor.fetchall() if cursor.description is not None else []
             return PlainResult(rows, cursor.rowcount)
         except Exception as exc:  # noqa: BLE001 - wrapped (and the pool invalidated) as SQLAlchemy does
             conn._handle_dbapi_exception(exc, sql, args, cursor, None)
@@ -303,8 +308,6 @@ class Prepared:
 
 def _read_rows(plan: _Plan, dialect: Any, cursor: Any) -> list[Any]:
     raw = cursor.fetchall()
-    if plan.row is None:
-        return raw
     readers = plan.readers
     if readers is None:
         readers = plan.readers = [
