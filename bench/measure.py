@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import statistics
 from dataclasses import dataclass
 from time import perf_counter
@@ -16,6 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # goes through the cursor, PostgreSQL's implicit one does not. Leaving these out keeps the
 # counts comparable across backends.
 TX_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of a page of the app (its meta tag)."""
+    match = CSRF_RE.search(html)
+    assert match, "no csrf meta tag"  # noqa: S101
+    return match.group(1)
 
 
 class ServerTimer:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -41,7 +40,7 @@ from app.models import Track
 from app.services.evidence import add_file
 from app.services.principal import load_principal
 from app.storage import LocalStorage
-from bench.measure import Stats
+from bench.measure import Stats, csrf_token
 
 PDF_TARGET_S = 2.0
 BUNDLE_RSS_TARGET_MB = 50.0
@@ -49,7 +48,6 @@ BUNDLE_FILES = 20
 BUNDLE_FILE_MB = 10
 PDF_WARM = 10
 RSS_INTERVAL_S = 0.05
-CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
 @dataclass
@@ -131,11 +129,14 @@ class _RssSampler(threading.Thread):
 
 
 def _login(client: httpx2.Client, login: str, password: str) -> None:
-    match = CSRF_RE.search(client.get("/login").text)
-    assert match, "no csrf meta tag"
     r = client.post(
         "/login",
-        data={"username": login, "password": password, "csrf_token": match.group(1), "next": "/"},
+        data={
+            "username": login,
+            "password": password,
+            "csrf_token": csrf_token(client.get("/login").text),
+            "next": "/",
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303, (r.status_code, r.text[:300])

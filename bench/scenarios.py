@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import math
 import random
-import re
 import statistics
 import tempfile
 import tracemalloc
@@ -28,23 +27,13 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.models import ItemState, User
 from app.services.auth import create_token
-from bench.measure import Sampler, ServerTimer, StatementCounter, Stats
+from bench.measure import Sampler, ServerTimer, StatementCounter, Stats, csrf_token
 from bench.readiness import PDF_WARM, ReadinessResult, add_bundle_files, served
 from bench.seed import LOGIN_USER, PASSWORD, SeedInfo, seed
-from bench.served import (
-    API_CHANGE,
-    FLOOR,
-    MIX_SECONDS,
-    PAGE_CHANGE,
-    RATIO_SECONDS,
-    ServedResult,
-    measure_served,
-    new_token,
-)
+from bench.served import MIX_SECONDS, RATIO_SECONDS, ServedResult, measure_served
 from bench.statements import measure_statements
 
 ROOT = Path(__file__).resolve().parent.parent
-CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 VISITORS = ("anon", "coop_a", "coop_b", "center", "municipality", "admin")  # tests/routes/test_permissions.py
 WARMUP = 5  # untimed requests before each timed series: template compilation, first connections
 
@@ -210,7 +199,7 @@ class _Bench:
 
     def login(self, client: TestClient, login: str, password: str = PASSWORD) -> None:
         client.cookies.clear()
-        csrf = _csrf(client.get("/login").text)
+        csrf = csrf_token(client.get("/login").text)
         r = client.post(
             "/login",
             data={"username": login, "password": password, "csrf_token": csrf, "next": "/cooperatives"},
@@ -299,7 +288,7 @@ class _Bench:
             for coop, track, key in self.targets(coops):
                 if coop != logged_in:  # untimed: log in, read the CSRF token from the page
                     self.login(client, self.info.coop_login[coop])
-                    csrf = _csrf(client.get(f"/tracks/{track}").text)
+                    csrf = csrf_token(client.get(f"/tracks/{track}").text)
                     logged_in = coop
                 status, version = self.stored(track, key)  # untimed
                 form = {"csrf_token": csrf, "version": str(version), "status": self.next_status(status)}
@@ -343,7 +332,7 @@ class _Bench:
             with self.client() as client:
                 for _ in range(self.sizes.requests + WARMUP):
                     client.cookies.clear()
-                    csrf = _csrf(client.get("/login").text)  # untimed
+                    csrf = csrf_token(client.get("/login").text)  # untimed
                     data = {
                         "username": login,
                         "password": PASSWORD,
@@ -466,8 +455,6 @@ class _Bench:
                 info=self.info,
                 client=self.client(),
                 login=self.login,
-                token=lambda login: new_token(self.engine, login),
-                keys=(FLOOR, API_CHANGE, PAGE_CHANGE),
             )
         except Exception as exc:  # noqa: BLE001 - the ratios stand without it; the run goes on
             self.log(f"  the statements' own time failed: {type(exc).__name__}: {exc}")
@@ -528,12 +515,6 @@ def _rss_kb(field_name: str) -> int:
         if line.startswith(field_name + ":"):
             return int(line.split()[1])
     return 0
-
-
-def _csrf(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "no csrf meta tag"
-    return match.group(1)
 
 
 def db_size(engine: Engine) -> int:

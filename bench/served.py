@@ -51,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx2
@@ -62,13 +63,15 @@ from app.db import transaction
 from app.models import ItemState, User
 from app.services.auth import create_token
 from bench.loadclient import Connection, LoadClientError
+from bench.measure import csrf_token
 from bench.seed import PASSWORD, SeedInfo
-from bench.statements import Replayed
 from tests.servers import ServerProcess, server_env
+
+if TYPE_CHECKING:  # bench.statements replays the SQL of these routes, and imports from here
+    from bench.statements import Replayed
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
-CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 ROW_RE = re.compile(r'class="trow trow--(\w+)" id="item-([^"]+)".*?name="version" value="(\d+)"', re.S)
 
 RATIO_SECONDS = 6.0
@@ -122,7 +125,7 @@ def _cpu_seconds(pid: int) -> float:
 def login(base: str, login_name: str, csrf_page: str) -> tuple[str, str]:
     """(session cookie, CSRF token) of a fresh login, the token read from ``csrf_page``."""
     with httpx2.Client(base_url=base, timeout=30, trust_env=False) as client:
-        csrf = _csrf(client.get("/login").text)
+        csrf = csrf_token(client.get("/login").text)
         r = client.post(
             "/login",
             data={"username": login_name, "password": PASSWORD, "csrf_token": csrf, "next": "/"},
@@ -131,13 +134,7 @@ def login(base: str, login_name: str, csrf_page: str) -> tuple[str, str]:
         assert r.status_code == 303, (login_name, r.status_code, r.text[:300])
         page = client.get(csrf_page)
         assert page.status_code == 200, (csrf_page, page.status_code)
-        return f"maeul_session={client.cookies['maeul_session']}", _csrf(page.text)
-
-
-def _csrf(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "no csrf meta tag"
-    return match.group(1)
+        return f"maeul_session={client.cookies['maeul_session']}", csrf_token(page.text)
 
 
 def new_token(engine: Engine, login_name: str) -> str:
@@ -424,7 +421,7 @@ class _Client:
 async def _open_client(base: str, coop_login: str, viewer_login: str, track_id: int) -> _Client:
     async def session(login_name: str) -> Connection:
         client = Connection(base)
-        csrf = _csrf((await client.get("/login")).text)
+        csrf = csrf_token((await client.get("/login")).text)
         r = await client.post(
             "/login", {"username": login_name, "password": PASSWORD, "csrf_token": csrf, "next": "/"}
         )
@@ -435,7 +432,7 @@ async def _open_client(base: str, coop_login: str, viewer_login: str, track_id: 
     page = (await http.get(f"/tracks/{track_id}")).text
     items = {key: (status, int(version)) for status, key, version in ROW_RE.findall(page)}
     assert items, f"no editable rows on /tracks/{track_id}"
-    return _Client(http, viewer, track_id, _csrf(page), items)
+    return _Client(http, viewer, track_id, csrf_token(page), items)
 
 
 async def _request(

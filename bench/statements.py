@@ -38,14 +38,14 @@ from sqlmodel import col
 
 from app.catalog import Catalog
 from app.models import ItemState
-from bench.measure import TX_CONTROL
+from bench.measure import TX_CONTROL, csrf_token
 from bench.seed import SeedInfo
+from bench.served import API_CHANGE, FLOOR, PAGE_CHANGE, new_token
 
 WARMUP = 30
 REPLAYS = 400
 # The ratio table's first three cooperatives and the mix's 32 clients keep their own tracks.
 UNTOUCHED = 35
-CSRF_MARK = '<meta name="csrf-token" content="'
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,9 @@ def measure_statements(
     info: SeedInfo,
     client: TestClient,
     login: Callable[[TestClient, str], None],
-    token: Callable[[str], str],
-    keys: tuple[str, str, str],
     repeats: int = REPLAYS,
 ) -> list[Replayed]:
-    """The floor, the API change and the HTMX change (``keys``: their labels, in that order)."""
-    floor_key, api_key, page_key = keys
+    """The floor, the API change and the HTMX change, labelled as in the ratio table."""
     coop, track_id, item_key, status, version = _item(engine, catalog, info)
     other = "doing" if status == "todo" else "todo"
 
@@ -144,8 +141,7 @@ def measure_statements(
         assert client.get("/healthz").status_code == 200  # noqa: S101
 
     login(client, info.coop_login[coop])
-    page = client.get(f"/tracks/{track_id}").text
-    csrf = page.split(CSRF_MARK, 1)[1].split('"', 1)[0]
+    csrf = csrf_token(client.get(f"/tracks/{track_id}").text)
     with capture(engine) as htmx:
         r = client.post(
             f"/tracks/{track_id}/items/{item_key}",
@@ -153,7 +149,7 @@ def measure_statements(
             headers={"HX-Request": "true"},
         )
         assert r.status_code == 200, (r.status_code, r.text[:300])  # noqa: S101
-    bearer = {"Authorization": f"Bearer {token(info.coop_login[coop])}"}
+    bearer = {"Authorization": f"Bearer {new_token(engine, info.coop_login[coop])}"}
     with capture(engine) as api:
         r = client.patch(
             f"/api/v1/tracks/{track_id}/items/{item_key}",
@@ -165,9 +161,9 @@ def measure_statements(
         assert any(s.statement.startswith("INSERT INTO event") for s in sent)  # noqa: S101 - it wrote
 
     return [
-        Replayed(floor_key, _queries(floor), replay(engine, floor, commit=False, repeats=repeats)),
-        Replayed(api_key, _queries(api), replay(engine, api, commit=True, repeats=repeats)),
-        Replayed(page_key, _queries(htmx), replay(engine, htmx, commit=True, repeats=repeats)),
+        Replayed(FLOOR, _queries(floor), replay(engine, floor, commit=False, repeats=repeats)),
+        Replayed(API_CHANGE, _queries(api), replay(engine, api, commit=True, repeats=repeats)),
+        Replayed(PAGE_CHANGE, _queries(htmx), replay(engine, htmx, commit=True, repeats=repeats)),
     ]
 
 
